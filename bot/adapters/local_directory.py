@@ -1,0 +1,41 @@
+"""LocalDirectory: a CSV file standing in for Microsoft Graph.
+
+Format (header required, one user a row):
+    upn,object_id,display_name,phone,manager_upn
+    alice@contoso.example,00000000-...-c1,Alice User,+44 20 7946 0958,lee@contoso.example
+`phone` is the phone of record; leave it empty when there is none.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..core.models import Person
+
+COLUMNS = ("upn", "object_id", "display_name", "phone", "manager_upn")
+
+
+class LocalDirectory:
+    def __init__(self, path: Path) -> None:
+        self._by_upn: dict[str, Person] = {}
+        self._by_oid: dict[str, Person] = {}
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = set(COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
+            for row in reader:
+                person = Person(
+                    upn=row["upn"].strip().lower(), object_id=row["object_id"].strip().lower(),
+                    display_name=row["display_name"].strip(), phone_of_record=row["phone"].strip() or None,
+                    manager_upn=row["manager_upn"].strip().lower() or None,
+                )
+                self._by_upn[person.upn] = person
+                self._by_oid[person.object_id] = person
+
+    async def find_by_upn(self, upn: str) -> Person | None:
+        return self._by_upn.get(upn)  # exact match only: upn is already normalised
+
+    async def find_by_object_id(self, object_id: str) -> Person | None:
+        return self._by_oid.get(object_id.lower())

@@ -1,0 +1,136 @@
+"""BotFrameworkAuthentication for the CloudAdapter: strict in production, loopback-only in local mode.
+
+Both reuse connector clients per serviceUrl; the stock implementation rebuilds msrest clients
+and credentials on every turn, which is most of its CPU per turn.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from botbuilder.schema import Activity
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+    ManagedIdentityAppCredentials,
+    MicrosoftAppCredentials,
+)
+
+from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
+
+TO_CHANNEL_SCOPE = "https://api.botframework.com"
+TEAMS_CHANNEL = "msteams"
+
+
+class ReusingConnectorFactory(ConnectorFactory):
+    def __init__(self, credentials) -> None:
+        self._credentials = credentials
+        self._clients: dict[str, ConnectorClient] = {}
+
+    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
+        client = self._clients.get(service_url)
+        if client is None:
+            client = ConnectorClient(self._credentials, base_url=service_url)
+            self._clients[service_url] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+class _ScopedAuthentication(BotFrameworkAuthentication):
+    """Shared checks: channel and tenant come from the (attacker-visible) activity, so pin them."""
+
+    def __init__(self, tenant_id: str, connectors: ReusingConnectorFactory) -> None:
+        self._tenant_id = tenant_id.lower()
+        self.connectors = connectors
+
+    def _check_scope(self, activity: Activity) -> None:
+        if activity.channel_id != TEAMS_CHANNEL:
+            raise PermissionError("channel not allowed")
+        conversation_tenant = (getattr(activity.conversation, "tenant_id", None) or "").lower()
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        data_tenant = str((data.get("tenant") or {}).get("id", "")).lower()
+        if conversation_tenant != self._tenant_id or data_tenant != self._tenant_id:
+            raise PermissionError("tenant not allowed")
+
+    def _result(self, claims: dict) -> AuthenticateRequestResult:
+        result = AuthenticateRequestResult()
+        result.claims_identity = ClaimsIdentity(claims, True)
+        result.audience = TO_CHANNEL_SCOPE
+        result.caller_id = None
+        result.connector_factory = self.connectors
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self.connectors
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity):
+        return None  # no user sign-in flows: nothing should need a token client
+
+    def get_originating_audience(self) -> str:
+        return TO_CHANNEL_SCOPE
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        raise PermissionError("skills are not supported")
+
+    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str):
+        raise PermissionError("streaming is not supported")
+
+
+class TeamsAuthentication(_ScopedAuthentication):
+    """Production: a valid Bot Connector JWT for our app id, Teams only, our tenant only."""
+
+    def __init__(self, app_id: str, tenant_id: str, validator: BotConnectorTokenValidator, credentials) -> None:
+        super().__init__(tenant_id, ReusingConnectorFactory(credentials))
+        self._app_id = app_id
+        self._validator = validator
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        try:
+            claims = await self._validator.validate(auth_header, activity.channel_id or "", activity.service_url or "")
+        except AuthenticationFailed as error:
+            raise PermissionError(str(error)) from None
+        self._check_scope(activity)
+        return self._result(claims)
+
+
+class LoopbackAuthentication(_ScopedAuthentication):
+    """Local mode: the Agents Playground sends no token, so only loopback serviceUrls are answered."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(tenant_id, ReusingConnectorFactory(MicrosoftAppCredentials.empty()))
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        if not is_loopback_url(activity.service_url or ""):
+            raise PermissionError("local mode replies only to loopback serviceUrls")
+        self._check_scope(activity)
+        return self._result({"aud": "", "appid": ""})
+
+
+def production_credentials(app_type: str, app_id: str, password: str, tenant_id: str):
+    if app_type == "UserAssignedMSI":
+        return ManagedIdentityAppCredentials(app_id, oauth_scope=TO_CHANNEL_SCOPE)
+    return MicrosoftAppCredentials(app_id, password, tenant_id, TO_CHANNEL_SCOPE)
+
+
+def is_loopback_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,87 @@
+"""Core views -> Adaptive Cards (schema 1.4, which Teams renders with Action.Execute)."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from ...core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+def _card(body: list, actions: list | None = None) -> dict:
+    card = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": "1.4", "body": body}
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def _text(text: str, **style) -> dict:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _execute(title: str, verb: str, data: dict, **style) -> dict:
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **style}
+
+
+@singledispatch
+def render(view) -> dict:
+    raise TypeError(f"no card for {type(view).__name__}")
+
+
+@render.register
+def _(view: Text) -> dict:
+    return _card([_text(view.text)])
+
+
+@render.register
+def _(view: HelpCard) -> dict:
+    rows = [{"title": c.usage, "value": c.summary} for c in view.commands]
+    return _card([_text("Helpdesk OTP bot", weight="Bolder", size="Medium"),
+                  {"type": "FactSet", "facts": rows},
+                  _text("Codes are shown only to the agent who asked, after verification.", isSubtle=True)])
+
+
+@render.register
+def _(view: VerifyCard) -> dict:
+    body = [
+        _text(f"Verify the caller for {view.target_name} ({view.target_upn})", weight="Bolder"),
+        _text(f"Window: {view.window_text}. This verification expires at {view.expires_text}."),
+        _text(f"1. Hang up and call {view.target_name} back on the number of record: **{view.phone_hint}**. "
+              "Never use a number the caller gives you."),
+        {"type": "Input.Text", "id": "ticket", "label": "2. Ticket or case reference", "isRequired": True,
+         "maxLength": 40, "errorMessage": "Enter the ticket reference."},
+        {"type": "Input.Toggle", "id": "calledBack", "valueOn": "true", "valueOff": "false", "value": "false",
+         "title": "I called back on the number of record and reached the user."},
+    ]
+    if view.error:
+        body.insert(1, _text(view.error, color="Attention"))
+    data = {"vid": view.vid, "requester": view.requester}
+    return _card(body, [_execute("Verify", "verify", data, style="positive"), _execute("Cancel", "cancel", data)])
+
+
+@render.register
+def _(view: RevealCard) -> dict:
+    return _card(
+        [_text(f"Caller verified for {view.target_name} ({view.target_upn}).", weight="Bolder"),
+         _text(f"Window: {view.window_text}. Press Show code when you are ready to read it out; "
+               "it is shown only to you and can be shown once.")],
+        [_execute("Show code", "reveal", {"vid": view.vid, "requester": view.requester}, style="positive")],
+    )
+
+
+@render.register
+def _(view: CodeCard) -> dict:
+    return _card([
+        _text(f"Code for {view.target_name} ({view.target_upn})", weight="Bolder"),
+        _text(view.code, size="ExtraLarge", weight="Bolder", fontType="Monospace"),
+        _text(f"Valid {view.valid_from}–{view.valid_to} ({view.zone}). "
+              f"Entra accepts it until {view.accepted_until} ({view.zone})."),
+        _text("Read it to the caller now. It is not stored in this conversation.", isSubtle=True),
+    ])
+
+
+def invoke_body(card: dict) -> dict:
+    """The Universal Actions invoke response: the card the invoker (only) now sees."""
+    return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}

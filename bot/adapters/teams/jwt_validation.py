@@ -1,0 +1,101 @@
+"""Validates Bot Connector tokens ourselves.
+
+The SDK's validator fetches OpenID metadata with blocking `requests` calls and no timeout, and
+turns garbage, `alg=none`, wrong-key and unknown-kid tokens into 500s. Here every failure is an
+AuthenticationFailed (→ 401), the metadata is fetched with aiohttp under a deadline, and the
+serviceUrl claim is bound to the activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import jwt
+from jwt.algorithms import RSAAlgorithm
+
+BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
+CLOCK_SKEW_S = 300  # Bot Framework's own allowance
+METADATA_TTL_S = 24 * 3600
+UNKNOWN_KID_REFRESH_S = 300  # a flood of random kids must not turn into a flood of fetches
+
+
+class AuthenticationFailed(Exception):
+    """The request is not from the Bot Connector for this bot. The reason is safe to log."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    public_key: object
+    endorsements: tuple[str, ...]
+
+
+class OpenIdKeys:
+    def __init__(self, metadata_url: str, session: aiohttp.ClientSession, timeout_s: float = 5.0) -> None:
+        self._url = metadata_url
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._keys: dict[str, SigningKey] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, kid: str) -> SigningKey | None:
+        age = time.monotonic() - self._fetched_at
+        if not self._keys or age > METADATA_TTL_S or (kid not in self._keys and age > UNKNOWN_KID_REFRESH_S):
+            await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            try:
+                async with self._session.get(self._url, timeout=self._timeout) as response:
+                    response.raise_for_status()
+                    jwks_uri = (await response.json(content_type=None))["jwks_uri"]
+                async with self._session.get(jwks_uri, timeout=self._timeout) as response:
+                    response.raise_for_status()
+                    keys = (await response.json(content_type=None))["keys"]
+            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
+                if self._keys:
+                    return  # keep serving the keys we have
+                raise AuthenticationFailed(f"OpenID metadata unavailable ({type(error).__name__})") from None
+            self._keys = {k["kid"]: SigningKey(RSAAlgorithm.from_jwk(json.dumps(k)), tuple(k.get("endorsements", ())))
+                          for k in keys if k.get("kty") == "RSA" and "kid" in k}
+            self._fetched_at = time.monotonic()
+
+
+class BotConnectorTokenValidator:
+    def __init__(self, app_id: str, keys: OpenIdKeys) -> None:
+        self._app_id = app_id
+        self._keys = keys
+
+    async def validate(self, auth_header: str, channel_id: str, service_url: str) -> dict:
+        scheme, _, token = (auth_header or "").partition(" ")
+        if scheme != "Bearer" or not token:
+            raise AuthenticationFailed("missing bearer token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise AuthenticationFailed("malformed token") from None
+        if header.get("alg") != "RS256":
+            raise AuthenticationFailed("token algorithm not allowed")
+        key = await self._keys.get(str(header.get("kid", "")))
+        if key is None:
+            raise AuthenticationFailed("unknown signing key")
+        if key.endorsements and channel_id not in key.endorsements:
+            raise AuthenticationFailed("signing key not endorsed for this channel")
+        try:
+            claims = jwt.decode(token, key.public_key, algorithms=["RS256"], audience=self._app_id,
+                                issuer=BOT_FRAMEWORK_ISSUER, leeway=CLOCK_SKEW_S,
+                                options={"require": ["exp", "aud", "iss"]})
+        except jwt.PyJWTError as error:
+            raise AuthenticationFailed(f"token rejected ({type(error).__name__})") from None
+        if _norm_url(claims.get("serviceurl", "")) != _norm_url(service_url):
+            raise AuthenticationFailed("serviceUrl does not match the token")
+        return claims
+
+
+def _norm_url(url: str) -> str:
+    return (url or "").rstrip("/").lower()

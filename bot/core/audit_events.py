@@ -1,0 +1,11 @@
+"""Audit event names. Tests assert these exact strings; never rename one that has shipped."""
+
+ACCESS_DENIED = "access.denied"
+VERIFICATION_STARTED = "verification.started"
+VERIFICATION_REFUSED = "verification.refused"
+VERIFICATION_PASSED = "verification.passed"
+VERIFICATION_CANCELLED = "verification.cancelled"
+ACTION_REJECTED = "action.rejected"
+CODE_RELEASED = "code.released"
+CODE_REFUSED = "code.refused"
+SEED_IMPORTED = "seed.imported"

@@ -1,0 +1,67 @@
+"""The command grammar: text in, a Command out, or InvalidInput with one clear sentence."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+from .upn import normalise_upn
+from .window import WindowSpec, parse_window
+
+
+@dataclass(frozen=True)
+class CommandHelp:
+    name: str
+    usage: str
+    summary: str
+
+
+COMMANDS: tuple[CommandHelp, ...] = (
+    CommandHelp("help", "help", "List the commands."),
+    CommandHelp("code", "code <upn> [now | at HH:MM | in 10m]", "Verify the caller, then get their one-time code."),
+    CommandHelp("cancel", "cancel", "Abandon your open verification in this conversation."),
+)
+_NAMES = tuple(c.name for c in COMMANDS)
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    pass
+
+
+@dataclass(frozen=True)
+class RequestCode:
+    upn: str
+    window: WindowSpec
+
+
+Command = Help | Cancel | RequestCode
+
+
+def parse(text: str) -> Command:
+    words = text.split()
+    if not words:
+        return Help()
+    name, args = words[0].lower(), words[1:]
+    if name in ("help", "?"):
+        return Help()
+    if name == "cancel":
+        return Cancel()
+    if name == "code":
+        if not args:
+            raise InvalidInput("Whose code? Use `code alice@contoso.com` (add `at 14:30` or `in 10m` for later).")
+        return RequestCode(normalise_upn(args[0]), parse_window(" ".join(args[1:])))
+    raise InvalidInput(_unknown(name))
+
+
+def _unknown(name: str) -> str:
+    shown = "".join(ch for ch in name if ch.isprintable() and ch != "`")[:30]
+    close = difflib.get_close_matches(name, _NAMES, n=1, cutoff=0.5)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"I don't know the command `{shown}`.{hint} Type `help` for the list."

@@ -1,0 +1,74 @@
+"""HTTP edge: POST /api/messages and GET /healthz.
+
+Everything here runs before any handler: size, media type, JSON shape, then authentication.
+Any authentication failure is a 401 and never reaches the bot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from botbuilder.core import BotAdapter, serializer_helper
+from botbuilder.schema import Activity
+
+log = logging.getLogger("otpbot.web")
+ADAPTER = web.AppKey("adapter", BotAdapter)
+BOT = web.AppKey("bot", object)
+AUTH = web.AppKey("authentication", object)
+MAX_BODY = web.AppKey("max_body", int)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def messages(request: web.Request) -> web.Response:
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        return _problem(413, "body too large")
+    if request.content_type != "application/json":
+        return _problem(415, "expected application/json")
+    body = await _read_limited(request, limit)
+    if body is None:
+        return _problem(413, "body too large")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return _problem(400, "body is not valid JSON")
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        return _problem(400, "body is not an activity")
+    try:
+        activity = Activity().deserialize(payload)
+    except Exception:  # msrest raises several types for shape errors
+        return _problem(400, "body is not an activity")
+    try:
+        auth = await request.app[AUTH].authenticate_request(activity, request.headers.get("Authorization", ""))
+    except PermissionError as error:
+        log.warning("rejected request: %s", str(error)[:120])
+        return _problem(401, "unauthorized")
+    response = await request.app[ADAPTER].process_activity(auth, activity, request.app[BOT].on_turn)
+    if response is None:
+        return web.Response(status=200)
+    body = response.body if isinstance(response.body, (dict, list, type(None))) else serializer_helper(response.body)
+    return web.json_response(body, status=response.status)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response({"error": detail}, status=status)
