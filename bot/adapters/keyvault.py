@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, TypeVar
 
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.keyvault.secrets import SecretProperties
 from azure.keyvault.secrets.aio import SecretClient
@@ -216,7 +216,7 @@ def _refusal(exc: HttpResponseError, object_id: str, outcome: str) -> Exception:
     status = exc.status_code or 0
     if status == 429:
         return DependencyUnavailable(f"Key Vault is throttling requests, so {outcome}. Try again in a minute.")
-    if status in (401, 403):
+    if status in (401, 403) or isinstance(exc, ClientAuthenticationError):
         return DependencyUnavailable(
             f"Key Vault refused the bot access, so {outcome}. Tell the bot admin to check the bot's access to the vault."
         )

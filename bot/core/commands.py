@@ -62,6 +62,6 @@ def parse(text: str) -> Command:
 
 def _unknown(name: str) -> str:
     shown = "".join(ch for ch in name if ch.isprintable() and ch != "`")[:30]
-    close = difflib.get_close_matches(name, _NAMES, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(name, _NAMES, n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     return f"I don't know the command `{shown}`.{hint} Type `help` for the list."

@@ -9,6 +9,7 @@ from botbuilder.schema import Activity
 
 from ...core.models import Agent
 from ...handlers.context import Action, Turn
+from .auth import conversation_tenant_of
 
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _MAX_TEXT = 2000
@@ -23,7 +24,7 @@ def agent_of(activity: Activity) -> Agent:
     oid = (getattr(sender, "aad_object_id", None) or "").strip().lower()
     if not oid:
         raise UnknownAgent()
-    tenant = (getattr(activity.conversation, "tenant_id", None) or "").lower()
+    tenant = conversation_tenant_of(activity)
     return Agent(object_id=oid, tenant_id=tenant, display_name=printable(getattr(sender, "name", "") or "", 64))
 
 

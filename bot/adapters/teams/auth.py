@@ -40,7 +40,7 @@ class ReusingConnectorFactory(ConnectorFactory):
 
     async def close(self) -> None:
         for client in self._clients.values():
-            await client.close()
+            await client.__aexit__(None, None, None)  # msrest clients close their session on exit
         self._clients.clear()
 
 
@@ -54,7 +54,7 @@ class _ScopedAuthentication(BotFrameworkAuthentication):
     def _check_scope(self, activity: Activity) -> None:
         if activity.channel_id != TEAMS_CHANNEL:
             raise PermissionError("channel not allowed")
-        conversation_tenant = (getattr(activity.conversation, "tenant_id", None) or "").lower()
+        conversation_tenant = conversation_tenant_of(activity)
         data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         data_tenant = str((data.get("tenant") or {}).get("id", "")).lower()
         if conversation_tenant != self._tenant_id or data_tenant != self._tenant_id:
@@ -112,6 +112,13 @@ class LoopbackAuthentication(_ScopedAuthentication):
             raise PermissionError("local mode replies only to loopback serviceUrls")
         self._check_scope(activity)
         return self._result({"aud": "", "appid": ""})
+
+
+def conversation_tenant_of(activity: Activity) -> str:
+    # The SDK maps "tenantID"; Teams sends "tenantId", which msrest keeps in additional_properties.
+    conversation = activity.conversation
+    extra = getattr(conversation, "additional_properties", None) or {}
+    return str(getattr(conversation, "tenant_id", None) or extra.get("tenantId") or "").lower()
 
 
 def production_credentials(app_type: str, app_id: str, password: str, tenant_id: str):

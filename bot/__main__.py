@@ -1,0 +1,136 @@
+"""otpbot: the command line. `otpbot --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+from .core.errors import ConfigurationError, UserError
+from .settings import Settings
+
+LOCAL_BANNER = (
+    "LOCAL MODE: authentication is OFF; answering only requests whose serviceUrl is on loopback.\n"
+    "Embedded stores in {data}. Listening on http://{host}:{port}/api/messages\n"
+    "Never use local mode for real seeds."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigurationError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otpbot", description="Helpdesk OTP bot for Microsoft Teams.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the bot", description=(
+        "Run the bot. Production (default) checks MicrosoftAppId, MicrosoftAppTenantId and MicrosoftAppType, "
+        "then runs gunicorn with the aiohttp worker on 0.0.0.0:8000. --local runs on 127.0.0.1:3978 with "
+        "authentication off, embedded stores and replies only to loopback serviceUrls (for the Agents Playground)."))
+    serve.add_argument("--local", action="store_true", help="local trial mode (loopback only, embedded stores)")
+    serve.add_argument("--host", help="bind address (local default 127.0.0.1; production 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (local default 3978; production 8000)")
+    serve.set_defaults(run=_serve)
+
+    imp = sub.add_parser("import", help="import the seed spreadsheet (CSV)", description=(
+        "Import seeds from a CSV with columns username,secret and optional serial,period,digits,algorithm. "
+        "Bad rows are reported by row number and skipped. Seeds are never printed. Delete the spreadsheet "
+        "afterwards."))
+    imp.add_argument("file", type=Path, help="the CSV file")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    imp.add_argument("--local", action="store_true", help="import into the local encrypted store")
+    imp.set_defaults(run=_import)
+
+    demo = sub.add_parser("demo", help="write the local demo directory and demo tokens (idempotent)")
+    demo.set_defaults(run=_demo)
+
+    package = sub.add_parser("package", help="build the Teams app package zip", add_help=False)
+    package.add_argument("rest", nargs=argparse.REMAINDER)
+    package.set_defaults(run=_package)
+    return parser
+
+
+def _serve(args) -> int:
+    from .logs import configure_logging
+
+    configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "INFO"))
+    if not args.local:
+        Settings.from_env(os.environ)  # fail fast here, with the message, before gunicorn starts
+        bind = f"{args.host or '0.0.0.0'}:{args.port or 8000}"
+        os.environ["OTPBOT_BIND"] = bind
+        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bot.wsgi:app"])
+    host, port = args.host or "127.0.0.1", args.port or 3978
+    if not _is_loopback(host):
+        raise ConfigurationError(f"Refusing to start: local mode binds loopback only, not {host}.")
+    settings = Settings.from_env(os.environ, local=True)
+    from aiohttp import web
+
+    from .app import create_app
+
+    print(LOCAL_BANNER.format(data=settings.data_dir, host=host, port=port), file=sys.stderr, flush=True)
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def _import(args) -> int:
+    from .importer import import_file, summary
+
+    settings = Settings.from_env(os.environ, local=args.local)
+
+    async def run():
+        from .app import _audit, _directory, _secret_store
+        from .adapters.clock import SystemClock
+
+        store = _secret_store(settings)
+        try:
+            report = await import_file(args.file, store, _directory(settings), _audit(settings, SystemClock()),
+                                       dry_run=args.dry_run)
+        finally:
+            await store.close()
+        print(summary(report, args.dry_run))
+        return 1 if report.problems else 0
+
+    try:
+        return asyncio.run(run())
+    except (UserError, OSError) as error:
+        print(getattr(error, "message", None) or str(error), file=sys.stderr)
+        return 2
+
+
+def _demo(args) -> int:
+    from .adapters.local_store import LocalSecretStore
+    from .demo import install_demo
+
+    settings = Settings.from_env(os.environ, local=True)
+    store = LocalSecretStore(settings.data_dir / "seeds.enc", settings.data_dir / "seeds.key")
+    for line in asyncio.run(install_demo(settings.data_dir, store)) or ["demo data already in place"]:
+        print(line)
+    return 0
+
+
+def _package(args) -> int:
+    from .packaging import main as package_main
+
+    return package_main(args.rest)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

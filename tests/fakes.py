@@ -1,0 +1,108 @@
+"""One fake per port. Fakes keep the port's contract (errors, etags) so tests exercise real rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
+
+from bot.core.errors import AuditWriteError, ConcurrencyConflict, DependencyUnavailable, SeedNotFound
+from bot.core.models import AuditRecord, Person, Seed
+
+
+class FakeClock:
+    def __init__(self, at: datetime = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc)) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+class FakeSecretStore:
+    def __init__(self, *seeds: Seed) -> None:
+        self.seeds = {s.object_id: s for s in seeds}
+        self.reads = 0
+        self.fail: Exception | None = None
+
+    async def get_seed(self, object_id: str) -> Seed:
+        self.reads += 1
+        if self.fail:
+            raise self.fail
+        if object_id not in self.seeds:
+            raise SeedNotFound("No token is enrolled for that user.")
+        return self.seeds[object_id]
+
+    async def put_seed(self, seed: Seed) -> None:
+        if self.fail:
+            raise self.fail
+        self.seeds[seed.object_id] = seed
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeDirectory:
+    def __init__(self, *people: Person) -> None:
+        self.people = {p.upn: p for p in people}
+
+    async def find_by_upn(self, upn: str) -> Person | None:
+        return self.people.get(upn)
+
+    async def find_by_object_id(self, object_id: str) -> Person | None:
+        return next((p for p in self.people.values() if p.object_id == object_id), None)
+
+
+class MemoryState:
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, str]] = {}
+
+    async def read(self, keys: list[str]) -> dict[str, Any]:
+        return {k: {**json.loads(self.items[k][0]), "e_tag": self.items[k][1]} for k in keys if k in self.items}
+
+    async def write(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            value = dict(value)
+            expected = value.pop("e_tag", None)
+            if expected not in (None, "*") and (key not in self.items or self.items[key][1] != expected):
+                raise ConcurrencyConflict("etag mismatch")
+        for key, value in changes.items():
+            value = {k: v for k, v in value.items() if k != "e_tag"}
+            self.items[key] = (json.dumps(value), uuid.uuid4().hex)
+
+    async def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self.items.pop(key, None)
+
+
+class MemoryAuditLog:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.entries: list[AuditRecord] = []
+        self.down = False
+
+    async def append(self, event: str, actor: str, target: str, details: Mapping[str, str]) -> AuditRecord:
+        if self.down:
+            raise AuditWriteError("audit sink down")
+        prev = self.entries[-1].hash if self.entries else "0" * 64
+        digest = hashlib.sha256(f"{prev}|{event}|{actor}|{target}|{sorted(details.items())}".encode()).hexdigest()
+        record = AuditRecord(len(self.entries) + 1, self.clock.now(), event, actor, target, dict(details), prev, digest)
+        self.entries.append(record)
+        return record
+
+    async def records(self, since: datetime | None = None) -> list[AuditRecord]:
+        return [r for r in self.entries if since is None or r.at >= since]
+
+    async def verify(self) -> int | None:
+        return None
+
+    def events(self) -> list[str]:
+        return [r.event for r in self.entries]
+
+
+def unavailable() -> DependencyUnavailable:
+    return DependencyUnavailable("Key Vault did not answer in time. No code was released; try again in a minute.")
