@@ -112,12 +112,12 @@ async def cancel_action(s: Services, action: Action) -> ActionOutcome:
 
 
 async def _load(s: Services, action: Action) -> tuple[str, Verification, str | None]:
+    owner = action.data.get("requester")
+    if owner and owner != action.agent.object_id:  # a courtesy message only: the key below is what protects
+        raise VerificationError("This verification belongs to another agent; only they can continue it.")
     key = state_key(action.agent.tenant_id, action.conversation_id, action.agent.object_id)
     found = (await s.state.read([key])).get(key)
     if not found:
-        owner = action.data.get("requester")
-        if owner and owner != action.agent.object_id:
-            raise VerificationError("This verification belongs to another agent; only they can continue it.")
         raise VerificationError("You have no open verification here. Start with `code <upn>`.")
     return key, Verification.from_dict(found), found.get("e_tag")
 
