@@ -73,7 +73,7 @@ def _secret_store(settings: Settings):
 
     from .adapters.keyvault import KeyVaultSecretStore
 
-    return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, DefaultAzureCredential())
+    return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, DefaultAzureCredential(), owns_credential=True)
 
 
 def _directory(settings: Settings):

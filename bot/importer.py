@@ -28,7 +28,7 @@ class ImportReport:
 
 async def import_file(path: Path, store: SecretStore, directory: Directory, audit: AuditLog, *,
                       dry_run: bool = False, out=sys.stderr, pace: float = PACE_PER_SECOND,
-                      actor: str = "otpbot-import") -> ImportReport:
+                      actor: str = "otpbot-import", sleep=asyncio.sleep, monotonic=time.monotonic) -> ImportReport:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         check_header(reader.fieldnames or ())
@@ -58,11 +58,11 @@ async def import_file(path: Path, store: SecretStore, directory: Directory, audi
         if dry_run:
             report.imported += 1
             continue
-        started = time.monotonic()
+        started = monotonic()
         await store.put_seed(seed)
         await audit.append(events.SEED_IMPORTED, actor, person.upn, {"serial": row.serial or "", "period": str(row.params.period)})
         report.imported += 1
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        await sleep(max(0.0, interval - (monotonic() - started)))
     out.write("\n")
     return report
 

@@ -1,0 +1,92 @@
+import io
+
+from bot.adapters.local_directory import LocalDirectory
+from bot.demo import DIRECTORY_CSV
+from bot.importer import import_file, summary
+from bot.core.models import Algorithm, TotpParams
+from tests.fakes import FakeClock, FakeSecretStore, MemoryAuditLog
+
+CSV = """username,secret,serial,period,digits,algorithm
+alice@contoso.example,2sk2 tsmk jp7k dbck,SN-1,,,
+bob@contoso.example,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,SN-2,60,8,sha256
+carol@contoso.example,not base32!,SN-3,,,
+nobody@contoso.example,JBSWY3DPEHPK3PXP,,,,
+ben@contoso.example,JBSWY3DPEHPK3PXP,,45,,
+"""
+
+
+async def run(tmp_path, store, text=CSV, dry_run=False):
+    (tmp_path / "dir.csv").write_text(DIRECTORY_CSV)
+    (tmp_path / "seeds.csv").write_text(text)
+    out = io.StringIO()
+    audit = MemoryAuditLog(FakeClock())
+    report = await import_file(tmp_path / "seeds.csv", store, LocalDirectory(tmp_path / "dir.csv"), audit,
+                               dry_run=dry_run, out=out, pace=1000)
+    return report, out.getvalue(), audit
+
+
+async def test_good_rows_go_in_and_bad_rows_are_reported_by_number(tmp_path):
+    store = FakeSecretStore()
+    report, progress, audit = await run(tmp_path, store)
+    assert sorted(s.upn for s in store.seeds.values()) == ["alice@contoso.example", "bob@contoso.example"]
+    alice = store.seeds["00000000-0000-4000-8000-0000000000c1"]
+    assert (alice.secret, alice.params, alice.serial) == ("2SK2TSMKJP7KDBCK", TotpParams(), "SN-1")
+    assert store.seeds["00000000-0000-4000-8000-0000000000c2"].params == TotpParams(60, 8, Algorithm.SHA256)
+    assert summary(report, dry_run=False) == "\n".join([
+        "imported: 2", "skipped (same seed already stored): 0", "rows with problems: 3",
+        "  row 4: The seed is not valid base32: use only the letters A–Z and the digits 2–7.",
+        "  row 5: nobody@contoso.example is not in the directory.",
+        "  row 6: period must be 30 or 60 seconds, not 45",
+    ])
+    assert audit.events() == ["seed.imported", "seed.imported"]
+    assert progress.endswith("[##############################] 3/3\n")
+    for secret in ("2sk2", "2SK2", "GEZDGNBV", "JBSWY3DP"):
+        assert secret not in progress + summary(report, False) + str(audit.entries)
+
+
+async def test_dry_run_writes_nothing(tmp_path):
+    store = FakeSecretStore()
+    report, _, audit = await run(tmp_path, store, dry_run=True)
+    assert store.seeds == {} and audit.events() == []
+    assert summary(report, dry_run=True).splitlines()[0] == "would import: 2"
+
+
+async def test_rerun_is_idempotent_and_a_different_seed_is_flagged(tmp_path):
+    store = FakeSecretStore()
+    await run(tmp_path, store)
+    report, _, _ = await run(tmp_path, store)
+    assert (report.imported, report.skipped_same) == (0, 2)
+    changed = "username,secret\nalice@contoso.example,JBSWY3DPEHPK3PXP\n"
+    report, _, _ = await run(tmp_path, store, changed)
+    assert summary(report, False).splitlines()[2:] == [
+        "rows with problems: 1", "  row 2: alice@contoso.example already has a different seed; not replaced."]
+    assert store.seeds["00000000-0000-4000-8000-0000000000c1"].secret == "2SK2TSMKJP7KDBCK"
+
+
+async def test_writes_are_paced_under_key_vaults_create_limit(tmp_path):
+    """300 rows: no 10-second span may hold more than 300 creates (Key Vault's limit)."""
+    directory_rows = ["upn,object_id,display_name,phone,manager_upn"]
+    seed_rows = ["username,secret"]
+    for i in range(300):
+        directory_rows.append(f"u{i}@contoso.example,00000000-0000-4000-8000-{i:012d},U {i},+1 555 0100,")
+        seed_rows.append(f"u{i}@contoso.example,JBSWY3DPEHPK3PXP")
+    (tmp_path / "dir.csv").write_text("\n".join(directory_rows))
+    (tmp_path / "seeds.csv").write_text("\n".join(seed_rows))
+    now = [0.0]
+    writes = []
+
+    class TimedStore(FakeSecretStore):
+        async def put_seed(self, seed):
+            writes.append(now[0])
+            now[0] += 0.001  # a fast vault
+            await super().put_seed(seed)
+
+    async def sleep(seconds):
+        now[0] += seconds
+
+    await import_file(tmp_path / "seeds.csv", TimedStore(), LocalDirectory(tmp_path / "dir.csv"),
+                      MemoryAuditLog(FakeClock()), out=io.StringIO(), sleep=sleep, monotonic=lambda: now[0])
+    assert len(writes) == 300
+    busiest = max(sum(1 for t in writes if start <= t < start + 10) for start in writes)
+    assert busiest <= 251  # 25 per second; Key Vault allows 300 per 10 s
+    assert round(writes[-1] - writes[0], 2) == 11.96
