@@ -29,15 +29,13 @@ def create_app(settings: Settings, **overrides: Any) -> web.Application:
 
 
 async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
-    from botbuilder.integration.aiohttp import CloudAdapter  # heavy: imported when the app starts
-
+    from .adapters.teams.adapter import make_adapter  # heavy: imported when the app starts
     from .adapters.teams.bot import OtpBot
 
     session = aiohttp.ClientSession()
     services = await _services(settings, overrides)
     authentication = overrides.get("authentication") or _authentication(settings, session)
-    adapter = CloudAdapter(authentication)
-    adapter.on_turn_error = _on_turn_error
+    adapter = make_adapter(authentication)
     app[SERVICES] = services
     app[edge.AUTH] = authentication
     app[edge.ADAPTER] = adapter
@@ -105,7 +103,3 @@ def _authentication(settings: Settings, session: aiohttp.ClientSession):
                                               settings.tenant_id)
     return auth.TeamsAuthentication(settings.app_id, settings.tenant_id, validator, credentials)
 
-
-async def _on_turn_error(context, error: Exception) -> None:
-    # Never echo the exception to the user: it may carry request details.
-    log.error("turn failed: %s", type(error).__name__, exc_info=error)

@@ -40,7 +40,7 @@ async def messages(request: web.Request) -> web.Response:
         return _problem(413, "body too large")
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
         return _problem(400, "body is not valid JSON")
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         return _problem(400, "body is not an activity")

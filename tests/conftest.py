@@ -56,21 +56,27 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 9, 0, 10, tzinfo=timezone.utc))
 
 
-@pytest.fixture
-async def harness(clock, tmp_path):
-    connector = LoopbackConnector()
-    await connector.start()
+async def start_harness(clock, tmp_path, state=None, connector=None) -> Harness:
+    connector = connector or LoopbackConnector()
+    if connector.server is None:
+        await connector.start()
     secrets = FakeSecretStore(
         Seed(ALICE.object_id, ALICE.upn, RFC_SEED),
         Seed(BOB.object_id, BOB.upn, RFC_SEED, TotpParams(60, 8, Algorithm.SHA256), TokenStatus.SHIPPED),
         Seed(CAROL.object_id, CAROL.upn, RFC_SEED),
     )
-    audit, state = MemoryAuditLog(clock), MemoryState()
+    audit, state = MemoryAuditLog(clock), state or MemoryState()
     settings = Settings.from_env({"OTPBOT_DATA_DIR": str(tmp_path)}, local=True)
     app = create_app(settings, secrets=secrets, directory=FakeDirectory(ALICE, BOB, CAROL, ADA_PERSON),
                      state=state, audit=audit, clock=clock)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
-    yield Harness(client, connector, clock, secrets, audit, state)
-    await client.close()
-    await connector.server.close()
+    return Harness(client, connector, clock, secrets, audit, state)
+
+
+@pytest.fixture
+async def harness(clock, tmp_path):
+    harness = await start_harness(clock, tmp_path)
+    yield harness
+    await harness.client.close()
+    await harness.connector.server.close()

@@ -277,3 +277,19 @@ async def test_no_seed_or_code_reaches_any_log_line(harness, caplog):
         assert secret not in everything
     for record in harness.audit.entries:
         assert "361520" not in str(record) and RFC_SEED not in str(record)
+
+
+async def test_a_restart_does_not_lose_the_dialog(clock, tmp_path):
+    from bot.adapters.sqlite import SqliteStorage
+    from tests.conftest import start_harness
+
+    first = await start_harness(clock, tmp_path, state=SqliteStorage(tmp_path / "state.sqlite"))
+    vid = await start(first)
+    await verify(first, vid)
+    await first.client.close()
+    second = await start_harness(clock, tmp_path, state=SqliteStorage(tmp_path / "state.sqlite"),
+                                 connector=first.connector)
+    body, _ = await second.click("reveal", {"vid": vid})
+    assert invoke_texts(body)[1] == "361 520"
+    await second.client.close()
+    await second.connector.server.close()

@@ -56,7 +56,8 @@ class _ScopedAuthentication(BotFrameworkAuthentication):
             raise PermissionError("channel not allowed")
         conversation_tenant = conversation_tenant_of(activity)
         data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        data_tenant = str((data.get("tenant") or {}).get("id", "")).lower()
+        tenant = data.get("tenant")
+        data_tenant = str(tenant.get("id", "") if isinstance(tenant, dict) else "").lower()
         if conversation_tenant != self._tenant_id or data_tenant != self._tenant_id:
             raise PermissionError("tenant not allowed")
 

@@ -41,29 +41,60 @@ class OpenIdKeys:
         self._keys: dict[str, SigningKey] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self._attempts_done = 0
 
     async def get(self, kid: str) -> SigningKey | None:
-        age = time.monotonic() - self._fetched_at
-        if not self._keys or age > METADATA_TTL_S or (kid not in self._keys and age > UNKNOWN_KID_REFRESH_S):
-            await self._refresh()
+        if self._stale(kid):
+            await self._refresh(kid)
         return self._keys.get(kid)
 
-    async def _refresh(self) -> None:
+    def _stale(self, kid: str) -> bool:
+        age = time.monotonic() - self._fetched_at
+        return not self._keys or age > METADATA_TTL_S or (kid not in self._keys and age > UNKNOWN_KID_REFRESH_S)
+
+    async def _refresh(self, kid: str) -> None:
+        attempts_seen = self._attempts_done
         async with self._lock:
+            if not self._stale(kid):
+                return  # refreshed by a concurrent request while this one waited
+            if self._attempts_done != attempts_seen and not self._keys:
+                # A fetch ran and failed while this request waited: don't queue another fetch (and timeout).
+                raise AuthenticationFailed("OpenID metadata unavailable (a concurrent fetch failed)")
             try:
-                async with self._session.get(self._url, timeout=self._timeout) as response:
-                    response.raise_for_status()
-                    jwks_uri = (await response.json(content_type=None))["jwks_uri"]
-                async with self._session.get(jwks_uri, timeout=self._timeout) as response:
-                    response.raise_for_status()
-                    keys = (await response.json(content_type=None))["keys"]
-            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
-                if self._keys:
-                    return  # keep serving the keys we have
-                raise AuthenticationFailed(f"OpenID metadata unavailable ({type(error).__name__})") from None
-            self._keys = {k["kid"]: SigningKey(RSAAlgorithm.from_jwk(json.dumps(k)), tuple(k.get("endorsements", ())))
-                          for k in keys if k.get("kty") == "RSA" and "kid" in k}
-            self._fetched_at = time.monotonic()
+                await self._fetch()
+            finally:
+                self._attempts_done += 1
+
+    async def _fetch(self) -> None:
+        try:
+            async with self._session.get(self._url, timeout=self._timeout) as response:
+                response.raise_for_status()
+                jwks_uri = (await response.json(content_type=None))["jwks_uri"]
+            async with self._session.get(str(jwks_uri), timeout=self._timeout) as response:
+                response.raise_for_status()
+                keys = (await response.json(content_type=None))["keys"]
+            if not isinstance(keys, list):
+                raise TypeError("keys is not a list")
+        except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError, ValueError) as error:
+            if self._keys:
+                return  # keep serving the keys we have
+            raise AuthenticationFailed(f"OpenID metadata unavailable ({type(error).__name__})") from None
+        self._keys = dict(filter(None, (_signing_key(k) for k in keys)))
+        self._fetched_at = time.monotonic()
+
+
+def _signing_key(jwk: object) -> tuple[str, SigningKey] | None:
+    """One JWKS entry as (kid, key); None for anything that is not a usable RSA key (skipped, not fatal)."""
+    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not isinstance(jwk.get("kid"), str):
+        return None
+    endorsements = jwk.get("endorsements", [])
+    if not isinstance(endorsements, list) or not all(isinstance(e, str) for e in endorsements):
+        return None
+    try:
+        public_key = RSAAlgorithm.from_jwk(json.dumps(jwk))
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        return None
+    return jwk["kid"], SigningKey(public_key, tuple(endorsements))
 
 
 class BotConnectorTokenValidator:
@@ -92,7 +123,10 @@ class BotConnectorTokenValidator:
                                 options={"require": ["exp", "aud", "iss"]})
         except jwt.PyJWTError as error:
             raise AuthenticationFailed(f"token rejected ({type(error).__name__})") from None
-        if _norm_url(claims.get("serviceurl", "")) != _norm_url(service_url):
+        claimed_url = claims.get("serviceurl")
+        if not isinstance(claimed_url, str) or not claimed_url:
+            raise AuthenticationFailed("token has no serviceurl claim")
+        if _norm_url(claimed_url) != _norm_url(service_url):
             raise AuthenticationFailed("serviceUrl does not match the token")
         return claims
 
