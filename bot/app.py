@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from . import web as edge
-from .core.policy import AccessPolicy
+from .core.policy import AllowListRoles, Authorizer
 from .core.window import WindowPolicy
 from .handlers import Services
 from .settings import Settings
@@ -19,8 +19,8 @@ SERVICES = web.AppKey("services", Services)
 
 
 def create_app(settings: Settings, **overrides: Any) -> web.Application:
-    """Builds the aiohttp app. `overrides` replace ports (secrets, directory, state, audit, clock)
-    or the authentication object; tests use it, production passes none."""
+    """Builds the aiohttp app. `overrides` replace ports (secrets, directory, state, audit, clock,
+    coordination, notifier, roles, mailer) or the authentication object; tests use it, production passes none."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[edge.MAX_BODY] = settings.max_body_bytes
     edge.add_routes(app)
@@ -31,35 +31,58 @@ def create_app(settings: Settings, **overrides: Any) -> web.Application:
 async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     from .adapters.teams.adapter import make_adapter  # heavy: imported when the app starts
     from .adapters.teams.bot import OtpBot
+    from .adapters.teams.notifier import TeamsNotifier
 
     session = aiohttp.ClientSession()
-    services = await _services(settings, overrides)
+    graph = _graph(settings, session) if settings.uses_graph and not overrides.get("graph_off") else None
     authentication = overrides.get("authentication") or _authentication(settings, session)
-    adapter = make_adapter(authentication)
+    notifier = overrides.get("notifier") or TeamsNotifier(authentication.connectors, f"28:{settings.app_id}",
+                                                          settings.tenant_id, settings.service_url)
+    services = _services(settings, overrides, notifier, graph)
     app[SERVICES] = services
     app[edge.AUTH] = authentication
-    app[edge.ADAPTER] = adapter
-    app[edge.BOT] = OtpBot(services)
+    app[edge.ADAPTER] = make_adapter(authentication)
+    app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
     yield
     await authentication.connectors.close()
     await services.secrets.close()
+    if graph is not None:
+        await graph.close()
     await session.close()
 
 
-async def _services(settings: Settings, overrides: dict) -> Services:
+def _services(settings: Settings, overrides: dict, notifier, graph) -> Services:
     from .adapters.clock import SystemClock
 
     clock = overrides.get("clock") or SystemClock()
+    roles = overrides.get("roles") or _roles(settings, graph)
     return Services(
         secrets=overrides.get("secrets") or _secret_store(settings),
-        directory=overrides.get("directory") or _directory(settings),
+        directory=overrides.get("directory") or _directory(settings, graph),
         state=overrides.get("state") or _state(settings),
         audit=overrides.get("audit") or _audit(settings, clock),
         clock=clock,
-        access=AccessPolicy(settings.agent_object_ids, settings.tenant_id),
+        authorizer=Authorizer(roles, clock, settings.tenant_id, settings.allowed_channel_ids),
+        coordination=overrides.get("coordination") or _coordination(settings, clock),
+        notifier=notifier,
         windows=WindowPolicy(settings.tolerance_30, settings.tolerance_60, settings.max_ahead),
+        proofs=settings.proofs,
+        limits=settings.limits,
+        delivery=settings.delivery,
+        alerts_conversation=settings.alerts_conversation_id or None,
+        mailer=overrides.get("mailer") or _mailer(settings, graph),
     )
+
+
+def _roles(settings: Settings, graph):
+    if settings.agent_group_id:
+        from .adapters.graph import GraphGroupMembership
+        from .adapters.group_roles import GroupRoles
+
+        return GroupRoles(GraphGroupMembership(graph), settings.agent_group_id, settings.lead_group_id,
+                          settings.privileged_group_ids)
+    return AllowListRoles(settings.agent_object_ids, settings.lead_object_ids, settings.privileged_object_ids)
 
 
 def _secret_store(settings: Settings):
@@ -74,16 +97,42 @@ def _secret_store(settings: Settings):
     return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, DefaultAzureCredential(), owns_credential=True)
 
 
-def _directory(settings: Settings):
+def _graph(settings: Settings, session: aiohttp.ClientSession):
+    from azure.identity.aio import DefaultAzureCredential
+
+    from .adapters.graph import GraphClient
+
+    return GraphClient(session, DefaultAzureCredential())
+
+
+def _directory(settings: Settings, graph):
+    if settings.directory_file is None:
+        from .adapters.graph import GraphDirectory
+
+        return GraphDirectory(graph)
     from .adapters.local_directory import LocalDirectory
 
     return LocalDirectory(settings.directory_file)
+
+
+def _mailer(settings: Settings, graph):
+    if not settings.mail_sender or graph is None:
+        return None
+    from .adapters.graph import GraphMailer
+
+    return GraphMailer(graph, settings.mail_sender)
 
 
 def _state(settings: Settings):
     from .adapters.sqlite import SqliteStorage
 
     return SqliteStorage(settings.data_dir / "state.sqlite")
+
+
+def _coordination(settings: Settings, clock):
+    from .adapters.sqlite import SqliteCoordination
+
+    return SqliteCoordination(settings.data_dir / "state.sqlite", clock)
 
 
 def _audit(settings: Settings, clock):
@@ -102,4 +151,3 @@ def _authentication(settings: Settings, session: aiohttp.ClientSession):
     credentials = auth.production_credentials(settings.app_type, settings.app_id, settings.app_password,
                                               settings.tenant_id)
     return auth.TeamsAuthentication(settings.app_id, settings.tenant_id, validator, credentials)
-

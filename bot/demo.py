@@ -14,9 +14,10 @@ DIRECTORY_CSV = """upn,object_id,display_name,phone,manager_upn
 ada@contoso.example,00000000-0000-4000-8000-0000000000a1,Ada Agent,+44 20 7946 0101,lee@contoso.example
 ben@contoso.example,00000000-0000-4000-8000-0000000000a2,Ben Agent,+44 20 7946 0102,lee@contoso.example
 lee@contoso.example,00000000-0000-4000-8000-0000000000b1,Lee Lead,+44 20 7946 0103,
-alice@contoso.example,00000000-0000-4000-8000-0000000000c1,Alice User,+44 20 7946 0958,lee@contoso.example
-bob@contoso.example,00000000-0000-4000-8000-0000000000c2,Bob User,+1 425 555 0143,lee@contoso.example
-carol@contoso.example,00000000-0000-4000-8000-0000000000c3,Carol NoPhone,,lee@contoso.example
+mia@contoso.example,00000000-0000-4000-8000-0000000000d1,Mia Manager,+44 20 7946 0104,
+alice@contoso.example,00000000-0000-4000-8000-0000000000c1,Alice User,+44 20 7946 0958,mia@contoso.example
+bob@contoso.example,00000000-0000-4000-8000-0000000000c2,Bob User,+1 425 555 0143,mia@contoso.example
+carol@contoso.example,00000000-0000-4000-8000-0000000000c3,Carol NoPhone,,mia@contoso.example
 """
 
 DEMO_SEEDS = (

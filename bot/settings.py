@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Mapping
 
 from .core.errors import ConfigurationError
+from .core.limits import Limit, RateLimits
+from .core.proofs import ProofPolicy
 
 PRODUCTION_APP_TYPES = ("SingleTenant", "UserAssignedMSI")
+DELIVERIES = ("card", "direct", "conversation")
 LOCAL_TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
-LOCAL_AGENT_IDS = ("00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000a2")
+LOCAL_AGENT_IDS = "00000000-0000-4000-8000-0000000000a1,00000000-0000-4000-8000-0000000000a2"
+LOCAL_LEAD_IDS = "00000000-0000-4000-8000-0000000000b1"
+LOCAL_CHANNELS = "19:helpdesk-general@thread.tacv2,19:helpdesk-codes@thread.tacv2"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_LIMIT = re.compile(r"^(\d{1,5})/(\d{1,4})(m|h)$")
 BOT_FRAMEWORK_OPENID = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 
 
@@ -28,11 +34,27 @@ class Settings:
     data_dir: Path = Path(".otpbot")
     directory_file: Path | None = None
     agent_object_ids: frozenset[str] = frozenset()
+    lead_object_ids: frozenset[str] = frozenset()
+    privileged_object_ids: frozenset[str] = frozenset()
+    agent_group_id: str = ""
+    lead_group_id: str = ""
+    privileged_group_ids: frozenset[str] = frozenset()
+    allowed_channel_ids: frozenset[str] = frozenset()
+    alerts_conversation_id: str = ""
+    proofs: ProofPolicy = ProofPolicy()
+    limits: RateLimits = RateLimits()
+    delivery: str = "card"
+    mail_sender: str = ""
+    service_url: str = "https://smba.trafficmanager.net/teams/"
     tolerance_30: timedelta = timedelta(seconds=60)
     tolerance_60: timedelta = timedelta(seconds=120)
     max_ahead: timedelta = timedelta(minutes=60)
     openid_metadata_url: str = BOT_FRAMEWORK_OPENID
     max_body_bytes: int = 256 * 1024
+
+    @property
+    def uses_graph(self) -> bool:
+        return not self.local and (self.directory_file is None or bool(self.agent_group_id or self.mail_sender))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, local: bool = False) -> "Settings":
@@ -46,11 +68,22 @@ class Settings:
             tolerance_60=timedelta(seconds=_int(get, "OTPBOT_TOLERANCE_60S", 120, 0, 900)),
             max_ahead=timedelta(minutes=_int(get, "OTPBOT_MAX_AHEAD_MINUTES", 60, 1, 24 * 60)),
             openid_metadata_url=get("OTPBOT_OPENID_METADATA_URL", BOT_FRAMEWORK_OPENID),
+            proofs=ProofPolicy.parse(get("OTPBOT_PROOFS_STANDARD", "callback"),
+                                     get("OTPBOT_PROOFS_PRIVILEGED", "callback,second_agent_approval")),
+            limits=RateLimits(_limit(get, "OTPBOT_LIMIT_PER_AGENT", "10/1h"),
+                              _limit(get, "OTPBOT_LIMIT_PER_TARGET", "3/24h"),
+                              _limit(get, "OTPBOT_LIMIT_GLOBAL", "60/1h")),
+            delivery=_delivery(get),
+            alerts_conversation_id=get("OTPBOT_ALERTS_CONVERSATION_ID"),
+            mail_sender=get("OTPBOT_MAIL_SENDER").lower(),
+            service_url=get("OTPBOT_SERVICE_URL", "https://smba.trafficmanager.net/teams/"),
+            privileged_object_ids=_guids(get("OTPBOT_PRIVILEGED_OBJECT_IDS"), "OTPBOT_PRIVILEGED_OBJECT_IDS"),
         )
         if local:
-            agents = _guids(get("OTPBOT_AGENT_OBJECT_IDS"), "OTPBOT_AGENT_OBJECT_IDS") or frozenset(LOCAL_AGENT_IDS)
             return cls(local=True, tenant_id=get("MicrosoftAppTenantId", LOCAL_TENANT_ID),
-                       agent_object_ids=agents, **common)
+                       agent_object_ids=_guids(get("OTPBOT_AGENT_OBJECT_IDS", LOCAL_AGENT_IDS), "OTPBOT_AGENT_OBJECT_IDS"),
+                       lead_object_ids=_guids(get("OTPBOT_LEAD_OBJECT_IDS", LOCAL_LEAD_IDS), "OTPBOT_LEAD_OBJECT_IDS"),
+                       allowed_channel_ids=_list(get("OTPBOT_ALLOWED_CHANNEL_IDS", LOCAL_CHANNELS)), **common)
         return cls._production(get, common)
 
     @classmethod
@@ -74,14 +107,18 @@ class Settings:
                 raise ConfigurationError(f"Refusing to start: {name} is not a GUID.")
         if not get("OTPBOT_KEYVAULT_URL").startswith("https://"):
             raise ConfigurationError("Refusing to start: OTPBOT_KEYVAULT_URL must be the vault's https:// URL.")
-        if common["directory_file"] is None:
-            raise ConfigurationError("Refusing to start: OTPBOT_DIRECTORY_FILE is not set (the Graph directory comes later).")
         agents = _guids(get("OTPBOT_AGENT_OBJECT_IDS"), "OTPBOT_AGENT_OBJECT_IDS")
-        if not agents:
-            raise ConfigurationError("Refusing to start: OTPBOT_AGENT_OBJECT_IDS is empty, so nobody could use the bot.")
+        agent_group = _guid_or_empty(get("OTPBOT_AGENT_GROUP_ID"), "OTPBOT_AGENT_GROUP_ID")
+        if not agents and not agent_group:
+            raise ConfigurationError("Refusing to start: set OTPBOT_AGENT_GROUP_ID (or OTPBOT_AGENT_OBJECT_IDS); "
+                                     "otherwise nobody could use the bot.")
         return cls(local=False, app_id=get("MicrosoftAppId").lower(), tenant_id=get("MicrosoftAppTenantId").lower(),
                    app_type=app_type, app_password=get("MicrosoftAppPassword"),
-                   keyvault_url=get("OTPBOT_KEYVAULT_URL"), agent_object_ids=agents, **common)
+                   keyvault_url=get("OTPBOT_KEYVAULT_URL"), agent_object_ids=agents, agent_group_id=agent_group,
+                   lead_group_id=_guid_or_empty(get("OTPBOT_LEAD_GROUP_ID"), "OTPBOT_LEAD_GROUP_ID"),
+                   lead_object_ids=_guids(get("OTPBOT_LEAD_OBJECT_IDS"), "OTPBOT_LEAD_OBJECT_IDS"),
+                   privileged_group_ids=_guids(get("OTPBOT_PRIVILEGED_GROUP_IDS"), "OTPBOT_PRIVILEGED_GROUP_IDS"),
+                   allowed_channel_ids=_list(get("OTPBOT_ALLOWED_CHANNEL_IDS")), **common)
 
 
 def _int(get, name: str, default: int, low: int, high: int) -> int:
@@ -91,9 +128,36 @@ def _int(get, name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def _limit(get, name: str, default: str) -> Limit:
+    raw = get(name, default)
+    m = _LIMIT.match(raw)
+    if not m or int(m.group(1)) < 1:
+        raise ConfigurationError(f"Refusing to start: {name} must look like `10/1h` or `5/30m`, not {raw!r}.")
+    return Limit(int(m.group(1)), int(m.group(2)) * (3600 if m.group(3) == "h" else 60))
+
+
+def _delivery(get) -> str:
+    delivery = get("OTPBOT_CODE_DELIVERY", "card").lower()
+    if delivery not in DELIVERIES:
+        raise ConfigurationError(f"Refusing to start: OTPBOT_CODE_DELIVERY must be one of {', '.join(DELIVERIES)}.")
+    if delivery == "conversation" and get("OTPBOT_ALLOW_CODE_IN_CONVERSATION").lower() != "true":
+        raise ConfigurationError("Refusing to start: OTPBOT_CODE_DELIVERY=conversation posts codes where everyone in "
+                                 "the conversation can read them; set OTPBOT_ALLOW_CODE_IN_CONVERSATION=true to accept that.")
+    return delivery
+
+
+def _list(raw: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _guids(raw: str, name: str) -> frozenset[str]:
-    ids = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
-    bad = [i for i in ids if not _GUID.match(i)]
-    if bad:
+    ids = frozenset(part.lower() for part in _list(raw))
+    if any(not _GUID.match(i) for i in ids):
         raise ConfigurationError(f"Refusing to start: {name} holds something that is not an object id.")
     return ids
+
+
+def _guid_or_empty(raw: str, name: str) -> str:
+    if raw and not _GUID.match(raw.lower()):
+        raise ConfigurationError(f"Refusing to start: {name} is not a GUID.")
+    return raw.lower()

@@ -8,11 +8,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.core.models import Algorithm, Person, Seed, TokenStatus, TotpParams
 from bot.settings import Settings
-from tests.fakes import FakeClock, FakeDirectory, FakeSecretStore, MemoryAuditLog, MemoryState
+from tests.fakes import (FakeClock, FakeDirectory, FakeNotifier, FakeSecretStore, MemoryAuditLog,
+                         MemoryCoordination, MemoryState)
 from tests.teams import ADA, BEN, TENANT, LoopbackConnector, card_action, message
 
 ALICE = Person("alice@contoso.example", "00000000-0000-4000-8000-0000000000c1", "Alice User",
-               "+44 20 7946 0958", "lee@contoso.example")
+               "+44 20 7946 0958", "mia@contoso.example")
+MIA = Person("mia@contoso.example", "00000000-0000-4000-8000-0000000000d1", "Mia Manager", "+44 20 7946 0104")
+LEE = Person("lee@contoso.example", "00000000-0000-4000-8000-0000000000b1", "Lee Lead", "+44 20 7946 0103")
+BEN_PERSON = Person("ben@contoso.example", "00000000-0000-4000-8000-0000000000a2", "Ben Agent", "+44 20 7946 0102")
 BOB = Person("bob@contoso.example", "00000000-0000-4000-8000-0000000000c2", "Bob User", "+1 425 555 0143")
 CAROL = Person("carol@contoso.example", "00000000-0000-4000-8000-0000000000c3", "Carol NoPhone", None)
 ADA_PERSON = Person("ada@contoso.example", ADA.oid, "Ada Agent", "+44 20 7946 0101")
@@ -22,9 +26,11 @@ RFC_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of "12345678901234567890
 class Harness:
     """Drives the real app (aiohttp + CloudAdapter) with Teams-shaped activities over HTTP."""
 
-    def __init__(self, client: TestClient, connector: LoopbackConnector, clock, secrets, audit, state) -> None:
+    def __init__(self, client: TestClient, connector: LoopbackConnector, clock, secrets, audit, state,
+                 coordination, notifier, directory) -> None:
         self.client, self.connector, self.clock = client, connector, clock
         self.secrets, self.audit, self.state = secrets, audit, state
+        self.coordination, self.notifier, self.directory = coordination, notifier, directory
 
     async def say(self, text: str, **kw) -> list[dict]:
         response = await self.client.post("/api/messages", json=message(text, service_url=self.connector.url, **kw))
@@ -56,7 +62,7 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 9, 0, 10, tzinfo=timezone.utc))
 
 
-async def start_harness(clock, tmp_path, state=None, connector=None) -> Harness:
+async def start_harness(clock, tmp_path, state=None, connector=None, env: dict | None = None, **overrides) -> Harness:
     connector = connector or LoopbackConnector()
     if connector.server is None:
         await connector.start()
@@ -66,12 +72,15 @@ async def start_harness(clock, tmp_path, state=None, connector=None) -> Harness:
         Seed(CAROL.object_id, CAROL.upn, RFC_SEED),
     )
     audit, state = MemoryAuditLog(clock), state or MemoryState()
-    settings = Settings.from_env({"OTPBOT_DATA_DIR": str(tmp_path)}, local=True)
-    app = create_app(settings, secrets=secrets, directory=FakeDirectory(ALICE, BOB, CAROL, ADA_PERSON),
-                     state=state, audit=audit, clock=clock)
+    coordination, notifier = MemoryCoordination(clock), FakeNotifier()
+    directory = FakeDirectory(ALICE, BOB, CAROL, ADA_PERSON, MIA, LEE, BEN_PERSON)
+    settings = Settings.from_env({"OTPBOT_DATA_DIR": str(tmp_path), **(env or {})}, local=True)
+    ports = dict(secrets=secrets, directory=directory, state=state, audit=audit, clock=clock,
+                 coordination=coordination, notifier=notifier)
+    app = create_app(settings, **{**ports, **overrides})
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
-    return Harness(client, connector, clock, secrets, audit, state)
+    return Harness(client, connector, clock, secrets, audit, state, coordination, notifier, directory)
 
 
 @pytest.fixture

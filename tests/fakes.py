@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from bot.core.errors import AuditWriteError, ConcurrencyConflict, DependencyUnavailable, SeedNotFound
+from bot.core.errors import AuditWriteError, ConcurrencyConflict, DeliveryFailed, DependencyUnavailable, SeedNotFound
 from bot.core.models import AuditRecord, Person, Seed
 
 
@@ -106,3 +106,69 @@ class MemoryAuditLog:
 
 def unavailable() -> DependencyUnavailable:
     return DependencyUnavailable("Key Vault did not answer in time. No code was released; try again in a minute.")
+
+
+class MemoryCoordination:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.claims: dict[str, tuple[str, float]] = {}
+        self.counters: dict[str, int] = {}
+        self.fail: Exception | None = None
+
+    async def claim(self, key: str, owner: str, ttl_s: float) -> bool:
+        if self.fail:
+            raise self.fail
+        now = self.clock.now().timestamp()
+        held = self.claims.get(key)
+        if held and held[1] > now:
+            return False
+        self.claims[key] = (owner, now + ttl_s)
+        return True
+
+    async def release(self, key: str, owner: str) -> None:
+        if self.claims.get(key, ("",))[0] == owner:
+            del self.claims[key]
+
+    async def count(self, key: str, window_s: float) -> int:
+        if self.fail:
+            raise self.fail
+        bucket = f"{key}@{int(self.clock.now().timestamp() // window_s)}"
+        self.counters[bucket] = self.counters.get(bucket, 0) + 1
+        return self.counters[bucket]
+
+
+class FakeNotifier:
+    """Records proactive messages; `fail_users`/`fail_conversations` make sends fail."""
+
+    def __init__(self) -> None:
+        self.to_users: list[tuple[str, object]] = []
+        self.to_conversations: list[tuple[str, object]] = []
+        self.fail_users: set[str] = set()
+        self.fail_conversations: set[str] = set()
+
+    async def to_user(self, object_id: str, message: object) -> str:
+        if object_id in self.fail_users:
+            raise DeliveryFailed("send failed")
+        self.to_users.append((object_id, message))
+        return f"proactive-{len(self.to_users)}"
+
+    async def to_conversation(self, conversation_id: str, message: object) -> str:
+        if conversation_id in self.fail_conversations:
+            raise DeliveryFailed("send failed")
+        self.to_conversations.append((conversation_id, message))
+        return f"posted-{len(self.to_conversations)}"
+
+
+class FakeGroups:
+    """GroupMembership: a dict of object id -> groups; `fail` simulates Graph being down."""
+
+    def __init__(self, members: dict[str, set[str]]) -> None:
+        self.members = members
+        self.fail: Exception | None = None
+        self.calls = 0
+
+    async def member_of(self, object_id: str, group_ids: list[str]) -> set[str]:
+        self.calls += 1
+        if self.fail:
+            raise self.fail
+        return self.members.get(object_id, set()) & set(group_ids)

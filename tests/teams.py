@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestServer
 
 TENANT = "00000000-0000-4000-8000-0000000000aa"
 BOT_ID = "28:otp-bot"
-CHANNEL_THREAD = "19:helpdesk@thread.tacv2;messageid=1700000000001"
+CODES_CHANNEL = "19:helpdesk-codes@thread.tacv2"
+CHANNEL_THREAD = f"{CODES_CHANNEL};messageid=1700000000001"
 PERSONAL = "a:personal-chat-ada"
 _ids = itertools.count(1)
 
@@ -53,6 +54,9 @@ def _base(kind: str, user: User, conversation: str, service_url: str, tenant: st
                          "conversationType": "personal" if conversation == PERSONAL else "channel"},
         "recipient": {"id": BOT_ID, "name": "OTP Bot"}, "channelData": {"tenant": {"id": tenant}},
     }
+    if conversation.startswith("19:"):
+        channel = conversation.split(";")[0]
+        activity["channelData"].update({"channel": {"id": channel}, "team": {"id": "19:helpdesk-general@thread.tacv2"}})
     if timezone:
         activity["localTimezone"] = timezone
     return activity

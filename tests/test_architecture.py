@@ -22,7 +22,8 @@ def imported_modules(path: Path) -> set[str]:
 
 def test_importing_the_core_loads_no_sdk():
     code = ("import sys, bot.core.commands, bot.core.totp, bot.core.verification, bot.core.window, bot.core.ports, "
-            "bot.core.views, bot.core.policy, bot.core.seed_rows, bot.handlers; "
+            "bot.core.views, bot.core.policy, bot.core.seed_rows, bot.core.seed_input, bot.core.lifecycle, "
+            "bot.core.proofs, bot.core.limits, bot.handlers; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -78,7 +78,7 @@ async def test_local_directory_exact_matches_only(tmp_path):
     directory = LocalDirectory(path)
     assert await directory.find_by_upn("alice@contoso.example") == Person(
         "alice@contoso.example", "00000000-0000-4000-8000-0000000000c1", "Alice User", "+44 20 7946 0958",
-        "lee@contoso.example")
+        "mia@contoso.example")
     assert await directory.find_by_upn("alice@contoso") is None
     assert (await directory.find_by_upn("carol@contoso.example")).phone_of_record is None
     bad = tmp_path / "bad.csv"

@@ -44,7 +44,18 @@ def test_single_tenant_needs_a_password():
     ({"MicrosoftAppId": "not-a-guid"}, "Refusing to start: MicrosoftAppId is not a GUID."),
     ({"OTPBOT_KEYVAULT_URL": "http://kv"}, "Refusing to start: OTPBOT_KEYVAULT_URL must be the vault's https:// URL."),
     ({"OTPBOT_AGENT_OBJECT_IDS": ""},
-     "Refusing to start: OTPBOT_AGENT_OBJECT_IDS is empty, so nobody could use the bot."),
+     "Refusing to start: set OTPBOT_AGENT_GROUP_ID (or OTPBOT_AGENT_OBJECT_IDS); otherwise nobody could use the bot."),
+    ({"OTPBOT_PROOFS_STANDARD": "callback,birth_date"},
+     "Refusing to start: OTPBOT_PROOFS_STANDARD names birth_date, which a caller can recite; an attacker on the phone "
+     "can learn it, so it is not proof. Use callback, manager_approval, second_agent_approval."),
+    ({"OTPBOT_PROOFS_PRIVILEGED": "callback"},
+     "Refusing to start: OTPBOT_PROOFS_PRIVILEGED must name two proofs, one of them an approval by someone other "
+     "than the requester (manager_approval or second_agent_approval)."),
+    ({"OTPBOT_CODE_DELIVERY": "conversation"},
+     "Refusing to start: OTPBOT_CODE_DELIVERY=conversation posts codes where everyone in the conversation can read "
+     "them; set OTPBOT_ALLOW_CODE_IN_CONVERSATION=true to accept that."),
+    ({"OTPBOT_LIMIT_PER_AGENT": "ten"},
+     "Refusing to start: OTPBOT_LIMIT_PER_AGENT must look like `10/1h` or `5/30m`, not 'ten'."),
     ({"OTPBOT_TOLERANCE_30S": "abc"},
      "Refusing to start: OTPBOT_TOLERANCE_30S must be a whole number from 0 to 900, not 'abc'."),
 ])
@@ -64,6 +75,8 @@ def test_local_mode_defaults():
     settings = Settings.from_env({}, local=True)
     assert settings.tenant_id == "00000000-0000-4000-8000-0000000000aa"
     assert settings.agent_object_ids == {"00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000a2"}
+    assert settings.lead_object_ids == {"00000000-0000-4000-8000-0000000000b1"}
+    assert settings.allowed_channel_ids == {"19:helpdesk-general@thread.tacv2", "19:helpdesk-codes@thread.tacv2"}
 
 
 def test_serve_prints_what_is_missing_and_exits_2(capsys, monkeypatch):

@@ -14,10 +14,11 @@ ADA_OID = "00000000-0000-4000-8000-0000000000a1"
 VERIFY_TEXTS = [
     "Verify the caller for Alice User (alice@contoso.example)",
     "Window: now. This verification expires at 09:10.",
+    "Proofs needed: callback to the number of record.",
     "1. Hang up and call Alice User back on the number of record: **•••••••• 0958**. "
     "Never use a number the caller gives you.",
 ]
-NOTICE = ("Ada Agent released a sign-in code for Alice User (alice@contoso.example), window now, after a callback "
+NOTICE = ("Ada Agent released a sign-in code for Alice User (alice@contoso.example), window now, after: callback "
           "to the number of record. The code was shown only to them.")
 
 
@@ -44,6 +45,8 @@ async def test_help_lists_every_command(harness):
         {"title": "help", "value": "List the commands."},
         {"title": "code <upn> [now | at HH:MM | in 10m]", "value": "Verify the caller, then get their one-time code."},
         {"title": "cancel", "value": "Abandon your open verification in this conversation."},
+        {"title": "audit <upn> [7d | 2026-11-01]",
+         "value": "Leads: who released codes for a user, when, with which proofs."},
     ]
 
 
@@ -61,7 +64,7 @@ async def test_code_with_verification_in_a_channel(harness):
 
     body, sent = await verify(harness, vid)
     assert invoke_texts(body) == [
-        "Caller verified for Alice User (alice@contoso.example).",
+        "Callback recorded for Alice User (alice@contoso.example).",
         "Window: now. Press Show code when you are ready to read it out; it is shown only to you and can be shown once.",
     ]
     assert sent == []
@@ -73,12 +76,12 @@ async def test_code_with_verification_in_a_channel(harness):
         "Read it to the caller now. It is not stored in this conversation.",
     ]
     assert texts(sent) == [NOTICE]  # the thread gets a notice, never the code
-    assert sent[0]["_conversation"] == "19:helpdesk@thread.tacv2;messageid=1700000000001"
+    assert sent[0]["_conversation"] == "19:helpdesk-codes@thread.tacv2;messageid=1700000000001"
     assert harness.audit.events() == ["verification.started", "verification.passed", "code.released"]
     released = harness.audit.entries[-1]
     assert (released.actor, released.target) == (ADA_OID, "alice@contoso.example")
     assert released.details == {
-        "vid": vid, "ticket": "INC-1234", "proofs": "callback", "window": "now",
+        "vid": vid, "ticket": "INC-1234", "proofs": "callback", "approvers": "", "window": "now", "delivery": "card",
         "step_start": "2026-11-28T09:00:00+00:00", "step_end": "2026-11-28T09:00:30+00:00",
         "accepted_until": "2026-11-28T09:01:30+00:00",
     }

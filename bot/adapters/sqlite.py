@@ -119,3 +119,47 @@ class SqliteAuditLog:
 
     def close(self) -> None:
         self._db.close()
+
+
+class SqliteCoordination:
+    """Claims (dedupe, locks, leases) and fixed-window counters in SQLite, safe across local processes."""
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self._db = _connect(path)
+        self._clock = clock
+        self._db.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT, expires REAL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER, expires REAL)")
+
+    async def claim(self, key: str, owner: str, ttl_s: float) -> bool:
+        now = self._clock.now().timestamp()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+            if row and row[1] > now:
+                self._db.execute("COMMIT")
+                return False
+            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (key, owner, now + ttl_s))
+            self._db.execute("COMMIT")
+            return True
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    async def release(self, key: str, owner: str) -> None:
+        self._db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    async def count(self, key: str, window_s: float) -> int:
+        now = self._clock.now().timestamp()
+        bucket = f"{key}@{int(now // window_s)}"
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM counters WHERE expires < ?", (now,))
+            self._db.execute(
+                "INSERT INTO counters VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET value = value + 1",
+                (bucket, (now // window_s + 1) * window_s))
+            value = self._db.execute("SELECT value FROM counters WHERE key = ?", (bucket,)).fetchone()[0]
+            self._db.execute("COMMIT")
+            return value
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise

@@ -3,6 +3,7 @@
     OtpBotError
     ├── UserError                 a sentence safe to show the agent
     │   ├── InvalidInput          malformed command, UPN, seed, window
+    │   ├── InvalidTransition     token state change not allowed (core/lifecycle.py)
     │   ├── NotAllowed            authorization or policy refusal
     │   ├── VerificationError     the verification gate refused
     │   ├── WindowRefused         Entra would not honour the window (carries an alternative)
@@ -11,6 +12,7 @@
     │   └── DependencyUnavailable a store or directory did not answer in time
     ├── ConfigurationError        refuse to start; message names what is wrong
     ├── AuditWriteError           the audit sink failed: nothing may be released
+    ├── DeliveryFailed            a proactive message failed or its outcome is unknown
     └── ConcurrencyConflict       optimistic-concurrency check failed in a state store
 
 Anything outside this tree is a bug: the agent sees "Something went wrong (ref …)".
@@ -64,6 +66,10 @@ class ConfigurationError(OtpBotError):
 
 
 class AuditWriteError(OtpBotError):
+    pass
+
+
+class DeliveryFailed(OtpBotError):
     pass
 
 

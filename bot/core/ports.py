@@ -62,3 +62,42 @@ class AuditLog(Protocol):
 
     async def verify(self) -> int | None:
         """Checks the chain; returns the seq of the first broken record, or None if intact."""
+
+
+class Coordination(Protocol):
+    """Cross-instance coordination on shared state: dedupe, locks, leases and rate counters.
+
+    claim is create-only: it returns True for exactly one caller per key until the claim's
+    ttl has passed (or it is released); an expired claim can be taken over. count adds one to
+    a fixed-window counter and returns the new total. Implementations raise
+    DependencyUnavailable when the store does not answer.
+    """
+
+    async def claim(self, key: str, owner: str, ttl_s: float) -> bool: ...
+
+    async def release(self, key: str, owner: str) -> None: ...
+
+    async def count(self, key: str, window_s: float) -> int: ...
+
+
+class GroupMembership(Protocol):
+    """Which of `group_ids` the user is a (transitive) member of. Raises DependencyUnavailable on failure."""
+
+    async def member_of(self, object_id: str, group_ids: list[str]) -> set[str]: ...
+
+
+class Mailer(Protocol):
+    async def send(self, to_upn: str, subject: str, body: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """Proactive Teams messages. `message` is a core view (views.Text or a card view).
+
+    to_user opens (or reuses) the bot's 1:1 chat with that object id. Both raise
+    DeliveryFailed when the send failed or its outcome is unknown: never retry one
+    that carries a code.
+    """
+
+    async def to_user(self, object_id: str, message: object) -> str: ...
+
+    async def to_conversation(self, conversation_id: str, message: object) -> str: ...

@@ -19,7 +19,7 @@ class HelpCard:
 
 @dataclass(frozen=True)
 class VerifyCard:
-    """Step 1: ticket reference and callback confirmation."""
+    """Step 1: ticket reference and callback confirmation; approvals if the policy needs them."""
 
     vid: str
     target_name: str
@@ -28,18 +28,35 @@ class VerifyCard:
     window_text: str
     expires_text: str
     requester: str = ""
+    proofs_text: str = ""
+    second_agent: bool = False  # show "Approve as second agent" to other agents in the channel
+    manager_name: str | None = None
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class RevealCard:
-    """Step 2: verified; the code is shown only when the requester presses Show code."""
+    """Step 2: the callback is recorded; the code is shown only when the requester presses Show code."""
 
     vid: str
     target_name: str
     target_upn: str
     window_text: str
     requester: str = ""
+    waiting: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRequestCard:
+    """Sent to the target's manager of record in a 1:1 chat."""
+
+    vid: str
+    requester: str
+    requester_name: str
+    conversation_id: str
+    target_name: str
+    target_upn: str
+    expires_text: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,21 @@ class CodeCard:
     valid_to: str
     accepted_until: str
     zone: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: str
+    event: str
+    actor: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class AuditCard:
+    target_upn: str
+    since: str
+    rows: tuple[AuditRow, ...]
 
 
 @dataclass(frozen=True)

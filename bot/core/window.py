@@ -121,3 +121,7 @@ def _format_delay(delay: timedelta) -> str:
     if seconds % 60 == 0:
         return f"{seconds // 60}m"
     return f"{seconds}s"
+
+
+def clock_text(at: datetime, zone: tzinfo, seconds: bool = True) -> str:
+    return at.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")

@@ -1,28 +1,37 @@
-"""Routing tables and the one place where errors become replies."""
+"""Routing tables, the fail-closed gate in front of every handler, and errors turned into replies."""
 
 from __future__ import annotations
 
 import secrets
 
 from ..core import audit_events as events
-from ..core.commands import Cancel, Help, RequestCode, parse
+from ..core.commands import Cancel, Help, RequestCode, ShowAudit, parse
 from ..core.errors import AuditWriteError, NotAllowed, UserError
+from ..core.policy import AGENT
 from ..core.views import ActionOutcome, Text
-from . import code, help
+from . import approvals, audit, code, help
 from .context import Action, Services, Turn
 
-COMMAND_ROUTES = {Help: help.show_help, RequestCode: code.request_code, Cancel: code.cancel_typed}
-ACTION_ROUTES = {"verify": code.verify, "reveal": code.reveal, "cancel": code.cancel_action}
+COMMAND_ROUTES = {Help: help.show_help, RequestCode: code.request_code, Cancel: code.cancel_typed,
+                  ShowAudit: audit.show_audit}
+ACTION_ROUTES = {"verify": code.verify, "reveal": code.reveal, "cancel": code.cancel_action,
+                 "approve_agent": approvals.approve_as_second_agent,
+                 "approve_manager": approvals.approve_as_manager, "deny_manager": approvals.deny_as_manager}
+OPEN_ACTIONS = {"approve_manager", "deny_manager"}  # checked against the manager of record instead
 AUDIT_DOWN = "The audit trail cannot be written right now, so nothing can be released. Try again in a minute."
+DUPLICATE = "This request was already received and is handled once. Nothing more was released."
+DEDUPE_TTL_S = 15 * 60  # Teams re-delivers within seconds; keep ids well past that
 
 __all__ = ["Action", "Services", "Turn", "handle_message", "handle_action"]
 
 
 async def handle_message(s: Services, turn: Turn) -> list:
     try:
+        if not await _first_delivery(s, turn.conversation_id, turn.activity_id):
+            return []
         command = parse(turn.text)
         if not isinstance(command, Help):
-            await _require_agent(s, turn.agent, type(command).__name__)
+            await _gate(s, turn.agent, turn.place, type(command).__name__)
         return await COMMAND_ROUTES[type(command)](s, turn, command)
     except Exception as error:
         return [_reply_for(s, error)]
@@ -30,18 +39,32 @@ async def handle_message(s: Services, turn: Turn) -> list:
 
 async def handle_action(s: Services, action: Action) -> ActionOutcome:
     try:
+        if not await _first_delivery(s, action.conversation_id, action.activity_id):
+            return ActionOutcome(Text(DUPLICATE))
         route = ACTION_ROUTES.get(action.verb)
         if route is None:
             return ActionOutcome(Text("This card action is not recognised. Nothing was released."))
-        await _require_agent(s, action.agent, action.verb)
+        if action.verb not in OPEN_ACTIONS:
+            await _gate(s, action.agent, action.place, action.verb)
         return await route(s, action)
     except Exception as error:
         return ActionOutcome(_reply_for(s, error))
 
 
-async def _require_agent(s: Services, agent, what: str) -> None:
+async def _first_delivery(s: Services, conversation_id: str, activity_id: str) -> bool:
+    """Teams re-delivers an activity it thinks timed out; only the first delivery runs."""
+    if not activity_id:
+        return True
+    if await s.coordination.claim(f"activity/{conversation_id}/{activity_id}", "turn", DEDUPE_TTL_S):
+        return True
+    await s.audit.append(events.DUPLICATE_IGNORED, "otpbot", "", {"activity": activity_id[:64]})
+    return False
+
+
+async def _gate(s: Services, agent, place, what: str) -> None:
     try:
-        s.access.require_agent(agent)
+        s.authorizer.require_place(place)
+        await s.authorizer.require(agent, AGENT)
     except NotAllowed:
         await s.audit.append(events.ACCESS_DENIED, agent.object_id, "", {"command": what})
         raise

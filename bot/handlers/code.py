@@ -9,15 +9,16 @@ from __future__ import annotations
 from ..core import audit_events as events
 from ..core import verification as v
 from ..core.commands import RequestCode
-from ..core.errors import ConcurrencyConflict, SeedUnusable, UserError, VerificationError
-from ..core.models import Seed, TokenStatus
-from ..core.totp import code_at, group_code
+from ..core.errors import ConcurrencyConflict, UserError, VerificationError
+from ..core.limits import RateLimited
+from ..core.policy import AGENT
+from ..core.proofs import LABELS, MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
 from ..core.verification import Verification, state_key
-from ..core.views import ActionOutcome, CodeCard, RevealCard, Text, VerifyCard
-from ..core.window import agent_zone, plan_window, resolve_instant, zone_label
+from ..core.views import ActionOutcome, RevealCard, Text, VerifyCard
+from ..core.window import agent_zone, clock_text, resolve_instant
+from . import release
 from .context import Action, Services, Turn
-
-RELEASABLE = (TokenStatus.BURNED, TokenStatus.SHIPPED)
+from .notify import alert, request_manager_approval
 
 
 async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
@@ -27,7 +28,7 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
     person = await s.directory.find_by_upn(command.upn)
     if person is None:
         raise UserError(f"There is no user `{command.upn}` in the directory. Check the spelling.")
-    s.access.require_not_self(turn.agent, person)
+    s.authorizer.require_not_self(turn.agent, person)
     if not person.phone_of_record:
         await s.audit.append(events.VERIFICATION_REFUSED, turn.agent.object_id, person.upn,
                              {"reason": "no_phone_of_record"})
@@ -35,14 +36,36 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
             f"{person.display_name} has no phone number of record, so you cannot call them back. "
             "No code can be released; ask HR or IT to record a number first."
         )
+    required = s.proofs.required(await s.authorizer.is_privileged(person))
+    manager = None
+    if MANAGER_APPROVAL in required:
+        manager = await s.directory.find_by_upn(person.manager_upn) if person.manager_upn else None
+        if manager is None or manager.object_id in (turn.agent.object_id, person.object_id):
+            raise VerificationError(f"{person.display_name} needs manager approval, but has no manager of record "
+                                    "who could approve. No code can be released.")
+    await _count_attempt(s, turn, person.upn, person.object_id)
     record = Verification.start(turn.agent.object_id, person.upn, person.object_id, person.display_name,
-                                person.phone_of_record, command.window, now)
+                                person.phone_of_record, command.window, now, required,
+                                manager.object_id if manager else None)
     await s.audit.append(events.VERIFICATION_STARTED, turn.agent.object_id, person.upn,
-                         {"vid": record.vid, "window": command.window.text})
+                         {"vid": record.vid, "window": command.window.text, "proofs": ",".join(required)})
     # A new request replaces any open one of this agent here: changing the target invalidates it.
     key = state_key(turn.agent.tenant_id, turn.conversation_id, turn.agent.object_id)
     await s.state.write({key: {**record.to_dict(), "e_tag": "*"}})
-    return [_verify_card(record, zone)]
+    replies: list = [verify_card(record, zone, manager_name=manager.display_name if manager else None)]
+    if manager:
+        replies += await request_manager_approval(s, turn, record, manager)
+    return replies
+
+
+async def _count_attempt(s: Services, turn: Turn, upn: str, target_oid: str) -> None:
+    try:
+        await s.limits.count_attempt(s.coordination, turn.agent.object_id, target_oid)
+    except RateLimited as limited:
+        await s.audit.append(events.RATE_LIMITED, turn.agent.object_id, upn, {"scope": limited.scope})
+        await alert(s, f"Rate limit ({limited.scope}) hit: {turn.agent.display_name or turn.agent.object_id} "
+                       f"asked for a code for {upn}. The request was refused.")
+        raise
 
 
 async def cancel_typed(s: Services, turn: Turn, command) -> list:
@@ -51,108 +74,74 @@ async def cancel_typed(s: Services, turn: Turn, command) -> list:
     if not found or Verification.from_dict(found).status not in (v.PENDING, v.VERIFIED):
         return [Text("You have no open verification in this conversation.")]
     record = Verification.from_dict(found)
-    await _save(s, key, record.with_status(v.CANCELLED), found.get("e_tag"))
+    await save(s, key, record.with_status(v.CANCELLED), found.get("e_tag"))
     await s.audit.append(events.VERIFICATION_CANCELLED, turn.agent.object_id, record.target_upn, {"vid": record.vid})
     return [Text(f"Cancelled the verification for {record.target_name}. Nothing was released.")]
 
 
 async def verify(s: Services, action: Action) -> ActionOutcome:
-    key, record, etag = await _load(s, action)
+    key, record, etag = await load(s, action)
     record.check_action(str(action.data.get("vid", "")), action.agent.object_id, s.clock.now(), v.PENDING)
+    if v.CALLBACK in record.done:
+        raise VerificationError("This step was already done.")
     zone = agent_zone(action.timezone)
     called_back = str(action.data.get("calledBack", "")).lower() == "true"
     try:
         passed = record.verified(str(action.data.get("ticket", "")), called_back)
     except UserError as error:
-        return ActionOutcome(_verify_card(record, zone, error.message))
+        return ActionOutcome(verify_card(record, zone, error=error.message))
     await s.audit.append(events.VERIFICATION_PASSED, action.agent.object_id, record.target_upn,
-                         {"vid": record.vid, "ticket": passed.ticket, "proofs": "callback"})
-    await _save(s, key, passed, etag)
-    return ActionOutcome(RevealCard(passed.vid, passed.target_name, passed.target_upn, passed.window.text,
-                                    passed.agent_oid))
+                         {"vid": record.vid, "ticket": passed.ticket, "proofs": v.CALLBACK})
+    await save(s, key, passed, etag)
+    return ActionOutcome(reveal_card(passed))
 
 
 async def reveal(s: Services, action: Action) -> ActionOutcome:
-    key, record, etag = await _load(s, action)
+    await s.authorizer.require(action.agent, AGENT, fresh=True)  # membership may have changed since the dialog began
+    key, record, etag = await load(s, action)
     record.check_action(str(action.data.get("vid", "")), action.agent.object_id, s.clock.now(), v.VERIFIED)
-    await _save(s, key, record.with_status(v.RELEASING), etag)  # the single-use lock
-    zone = agent_zone(action.timezone)
-    try:
-        now = s.clock.now()
-        instant = resolve_instant(record.window, now, zone, s.windows)
-        seed = await s.secrets.get_seed(record.target_oid)
-        _require_releasable(seed, record, now)
-        window = plan_window(instant, now, seed.params.period, s.windows)
-        await s.audit.append(events.CODE_RELEASED, action.agent.object_id, record.target_upn, {
-            "vid": record.vid, "ticket": record.ticket or "", "proofs": "callback", "window": record.window.text,
-            "step_start": window.step_start.isoformat(), "step_end": window.step_end.isoformat(),
-            "accepted_until": window.accepted_until.isoformat(),
-        })
-    except BaseException as error:
-        await s.state.write({key: {**record.to_dict(), "e_tag": "*"}})  # nothing left: usable again
-        if isinstance(error, UserError):
-            await _audit_refusal(s, action, record, error)
-        raise
-    code = code_at(seed.secret, seed.params, window.instant)
-    await s.state.write({key: {**record.with_status(v.RELEASED).to_dict(), "e_tag": "*"}})
-    card = CodeCard(record.target_name, record.target_upn, group_code(code), _clock(window.step_start, zone),
-                    _clock(window.step_end, zone), _clock(window.accepted_until, zone), zone_label(zone))
-    who = action.agent.display_name or "An agent"
-    notice = (f"{who} released a sign-in code for {record.target_name} ({record.target_upn}), window "
-              f"{record.window.text}, after a callback to the number of record. The code was shown only to them.")
-    return ActionOutcome(card, (notice,))
+    return await release.release(s, action, key, record, etag)
 
 
 async def cancel_action(s: Services, action: Action) -> ActionOutcome:
-    key, record, etag = await _load(s, action)
+    key, record, etag = await load(s, action)
     record.check_action(str(action.data.get("vid", "")), action.agent.object_id, s.clock.now(), record.status)
-    await _save(s, key, record.with_status(v.CANCELLED), etag)
+    await save(s, key, record.with_status(v.CANCELLED), etag)
     await s.audit.append(events.VERIFICATION_CANCELLED, action.agent.object_id, record.target_upn, {"vid": record.vid})
     return ActionOutcome(Text(f"Cancelled the verification for {record.target_name}. Nothing was released."))
 
 
-async def _load(s: Services, action: Action) -> tuple[str, Verification, str | None]:
-    owner = action.data.get("requester")
-    if owner and owner != action.agent.object_id:  # a courtesy message only: the key below is what protects
-        raise VerificationError("This verification belongs to another agent; only they can continue it.")
-    key = state_key(action.agent.tenant_id, action.conversation_id, action.agent.object_id)
+async def load(s: Services, action: Action, owner: str | None = None,
+               conversation: str | None = None) -> tuple[str, Verification, str | None]:
+    """The verification of `owner` (default: the invoker) in `conversation` (default: this one)."""
+    requester = action.data.get("requester")
+    if owner is None:
+        if requester and requester != action.agent.object_id:  # a courtesy message: the key is what protects
+            raise VerificationError("This verification belongs to another agent; only they can continue it.")
+        owner = action.agent.object_id
+    conversation = conversation or action.conversation_id
+    key = state_key(action.agent.tenant_id, conversation, owner)
     found = (await s.state.read([key])).get(key)
     if not found:
-        raise VerificationError("You have no open verification here. Start with `code <upn>`.")
+        raise VerificationError("There is no open verification for this card. Start with `code <upn>`.")
     return key, Verification.from_dict(found), found.get("e_tag")
 
 
-async def _save(s: Services, key: str, record: Verification, etag: str | None) -> None:
+async def save(s: Services, key: str, record: Verification, etag: str | None) -> None:
     try:
         await s.state.write({key: {**record.to_dict(), "e_tag": etag or "*"}})
     except ConcurrencyConflict:
-        raise VerificationError("This verification was already used. Start again with `code <upn>`.") from None
+        raise VerificationError("This verification changed meanwhile (used, cancelled or approved). "
+                                "Look at the latest card, or start again with `code <upn>`.") from None
 
 
-def _require_releasable(seed: Seed, record: Verification, now) -> None:
-    if not seed.enabled:
-        raise SeedUnusable(f"The token seed for {record.target_name} is disabled. No code was released.")
-    if seed.expires_at is not None and seed.expires_at <= now:
-        raise SeedUnusable(f"The token seed for {record.target_name} has expired. No code was released.")
-    if seed.status not in RELEASABLE:
-        raise SeedUnusable(
-            f"The token for {record.target_name} is {seed.status.value}; codes are only released for tokens "
-            "that are burned or shipped. No code was released."
-        )
-
-
-async def _audit_refusal(s: Services, action: Action, record: Verification, error: UserError) -> None:
-    try:
-        await s.audit.append(events.CODE_REFUSED, action.agent.object_id, record.target_upn,
-                             {"vid": record.vid, "reason": type(error).__name__})
-    except Exception:  # the refusal stands either way; the log says the audit missed it
-        s.log.error("audit write failed for a refusal", extra={"event": events.CODE_REFUSED})
-
-
-def _verify_card(record: Verification, zone, error: str | None = None) -> VerifyCard:
+def verify_card(record: Verification, zone, manager_name: str | None = None, error: str | None = None) -> VerifyCard:
     return VerifyCard(record.vid, record.target_name, record.target_upn, record.phone_hint, record.window.text,
-                      _clock(record.expires_at(), zone, seconds=False), record.agent_oid, error)
+                      clock_text(record.expires_at(), zone, seconds=False), record.agent_oid, record.proofs_text(),
+                      SECOND_AGENT_APPROVAL in record.required, manager_name, error)
 
 
-def _clock(at, zone, seconds: bool = True) -> str:
-    return at.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")
+def reveal_card(record: Verification) -> RevealCard:
+    waiting = ", ".join(LABELS[p] for p in record.missing()) or None
+    return RevealCard(record.vid, record.target_name, record.target_upn, record.window.text, record.agent_oid, waiting)
+

@@ -1,4 +1,4 @@
-"""What a handler gets: the turn, and the ports it may use."""
+"""What a handler gets: the turn, and the ports and policies it may use."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.limits import RateLimits
 from ..core.models import Agent
-from ..core.policy import AccessPolicy
-from ..core.ports import AuditLog, Clock, Directory, SecretStore, StateStore
+from ..core.policy import Authorizer, Place
+from ..core.ports import AuditLog, Clock, Coordination, Directory, Mailer, Notifier, SecretStore, StateStore
+from ..core.proofs import ProofPolicy
 from ..core.window import WindowPolicy
+
+CARD, DIRECT, CONVERSATION = "card", "direct", "conversation"
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,8 @@ class Turn:
     conversation_id: str
     text: str = ""
     timezone: str | None = None
+    activity_id: str = ""
+    place: Place = Place("personal")
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class Action:
     verb: str
     data: dict[str, Any] = field(default_factory=dict)
     timezone: str | None = None
+    activity_id: str = ""
+    place: Place = Place("personal")
 
 
 @dataclass
@@ -36,6 +44,13 @@ class Services:
     state: StateStore
     audit: AuditLog
     clock: Clock
-    access: AccessPolicy
+    authorizer: Authorizer
+    coordination: Coordination
+    notifier: Notifier
     windows: WindowPolicy = field(default_factory=WindowPolicy)
+    proofs: ProofPolicy = field(default_factory=ProofPolicy)
+    limits: RateLimits = field(default_factory=RateLimits)
+    delivery: str = CARD
+    alerts_conversation: str | None = None
+    mailer: Mailer | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))

@@ -8,6 +8,7 @@ import re
 from botbuilder.schema import Activity
 
 from ...core.models import Agent
+from ...core.policy import Place
 from ...handlers.context import Action, Turn
 from .auth import conversation_tenant_of
 
@@ -41,8 +42,16 @@ def command_text(activity: Activity) -> str:
     return " ".join(text.split())
 
 
+def place_of(activity: Activity) -> Place:
+    kind = getattr(activity.conversation, "conversation_type", None) or "personal"
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    channel = data.get("channel") if isinstance(data.get("channel"), dict) else {}
+    return Place(str(kind), str(channel["id"]) if channel.get("id") else None)
+
+
 def turn_of(activity: Activity) -> Turn:
-    return Turn(agent_of(activity), activity.conversation.id, command_text(activity), activity.local_timezone)
+    return Turn(agent_of(activity), activity.conversation.id, command_text(activity), activity.local_timezone,
+                activity.id or "", place_of(activity))
 
 
 def action_of(activity: Activity) -> Action:
@@ -50,7 +59,7 @@ def action_of(activity: Activity) -> Action:
     action = value.get("action") if isinstance(value.get("action"), dict) else {}
     data = action.get("data") if isinstance(action.get("data"), dict) else {}
     return Action(agent_of(activity), activity.conversation.id, str(action.get("verb", "")), data,
-                  activity.local_timezone)
+                  activity.local_timezone, activity.id or "", place_of(activity))
 
 
 def printable(text: str, limit: int) -> str:

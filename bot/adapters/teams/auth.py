@@ -24,6 +24,7 @@ from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 
 TO_CHANNEL_SCOPE = "https://api.botframework.com"
 TEAMS_CHANNEL = "msteams"
+SEND_TIMEOUT_S = 10  # inside Teams' 15 s turn budget
 
 
 class ReusingConnectorFactory(ConnectorFactory):
@@ -35,6 +36,9 @@ class ReusingConnectorFactory(ConnectorFactory):
         client = self._clients.get(service_url)
         if client is None:
             client = ConnectorClient(self._credentials, base_url=service_url)
+            # A message that carries a code must never be re-sent blindly; callers retry what is safe.
+            client.config.retry_policy.retries = 0
+            client.config.connection.timeout = SEND_TIMEOUT_S
             self._clients[service_url] = client
         return client
 

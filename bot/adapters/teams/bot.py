@@ -19,11 +19,14 @@ WELCOME = "Hi, I'm the helpdesk OTP bot. Type `help` to see what I can do."
 
 
 class OtpBot(Bot):
-    def __init__(self, services: handlers.Services) -> None:
+    def __init__(self, services: handlers.Services, notifier=None) -> None:
         self._services = services
+        self._notifier = notifier
 
     async def on_turn(self, context: TurnContext) -> None:
         activity = context.activity
+        if self._notifier is not None:
+            self._notifier.observe(activity)  # authenticated by now: safe to learn the service URL
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
         elif activity.type == ActivityTypes.invoke:

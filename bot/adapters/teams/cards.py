@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import singledispatch
 
-from ...core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
+from ...core.views import ApprovalRequestCard, AuditCard, CodeCard, HelpCard, RevealCard, Text, VerifyCard
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -48,6 +48,7 @@ def _(view: VerifyCard) -> dict:
     body = [
         _text(f"Verify the caller for {view.target_name} ({view.target_upn})", weight="Bolder"),
         _text(f"Window: {view.window_text}. This verification expires at {view.expires_text}."),
+        _text(f"Proofs needed: {view.proofs_text}."),
         _text(f"1. Hang up and call {view.target_name} back on the number of record: **{view.phone_hint}**. "
               "Never use a number the caller gives you."),
         {"type": "Input.Text", "id": "ticket", "label": "2. Ticket or case reference", "isRequired": True,
@@ -55,20 +56,49 @@ def _(view: VerifyCard) -> dict:
         {"type": "Input.Toggle", "id": "calledBack", "valueOn": "true", "valueOff": "false", "value": "false",
          "title": "I called back on the number of record and reached the user."},
     ]
+    if view.manager_name:
+        body.insert(3, _text(f"{view.manager_name} (manager of record) is asked to approve in Teams."))
     if view.error:
         body.insert(1, _text(view.error, color="Attention"))
     data = {"vid": view.vid, "requester": view.requester}
-    return _card(body, [_execute("Verify", "verify", data, style="positive"), _execute("Cancel", "cancel", data)])
+    actions = [_execute("Verify", "verify", data, style="positive"), _execute("Cancel", "cancel", data)]
+    if view.second_agent:
+        actions.append(_execute("Approve as second agent", "approve_agent", data))
+    return _card(body, actions)
 
 
 @render.register
 def _(view: RevealCard) -> dict:
+    body = [_text(f"Callback recorded for {view.target_name} ({view.target_upn}).", weight="Bolder")]
+    if view.waiting:
+        body.append(_text(f"Still waiting for: {view.waiting}. Press Show code once it is given."))
+    body.append(_text(f"Window: {view.window_text}. Press Show code when you are ready to read it out; "
+                      "it is shown only to you and can be shown once."))
+    return _card(body, [_execute("Show code", "reveal", {"vid": view.vid, "requester": view.requester},
+                                 style="positive")])
+
+
+@render.register
+def _(view: ApprovalRequestCard) -> dict:
+    data = {"vid": view.vid, "requester": view.requester, "conversation": view.conversation_id}
     return _card(
-        [_text(f"Caller verified for {view.target_name} ({view.target_upn}).", weight="Bolder"),
-         _text(f"Window: {view.window_text}. Press Show code when you are ready to read it out; "
-               "it is shown only to you and can be shown once.")],
-        [_execute("Show code", "reveal", {"vid": view.vid, "requester": view.requester}, style="positive")],
+        [_text("Helpdesk approval request", weight="Bolder"),
+         _text(f"{view.requester_name} asks to release a one-time sign-in code for {view.target_name} "
+               f"({view.target_upn}), whose manager of record you are."),
+         _text("Approve only if you know that this person asked the helpdesk for a code. "
+               f"The request expires at {view.expires_text}.")],
+        [_execute("Approve", "approve_manager", data, style="positive"),
+         _execute("Deny", "deny_manager", data, style="destructive")],
     )
+
+
+@render.register
+def _(view: AuditCard) -> dict:
+    rows = [{"title": f"{r.at} {r.event}", "value": f"{r.actor}" + (f" — {r.summary}" if r.summary else "")}
+            for r in view.rows]
+    body = [_text(f"Audit trail for {view.target_upn} since {view.since}", weight="Bolder")]
+    body.append({"type": "FactSet", "facts": rows} if rows else _text("No records."))
+    return _card(body)
 
 
 @render.register

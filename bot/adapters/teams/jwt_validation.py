@@ -57,8 +57,10 @@ class OpenIdKeys:
         async with self._lock:
             if not self._stale(kid):
                 return  # refreshed by a concurrent request while this one waited
-            if self._attempts_done != attempts_seen and not self._keys:
+            if self._attempts_done != attempts_seen:
                 # A fetch ran and failed while this request waited: don't queue another fetch (and timeout).
+                if self._keys:
+                    return
                 raise AuthenticationFailed("OpenID metadata unavailable (a concurrent fetch failed)")
             try:
                 await self._fetch()

@@ -1,0 +1,337 @@
+"""Directory, group membership and mail on Microsoft Graph v1.0, over plain aiohttp (no msgraph SDK).
+
+One GraphClient (session + token cache) is shared by the three adapters. Each port method runs under one hard
+deadline (default 3 s) covering token, retries and follow-up calls, because Teams gives a turn ~15 s. Retries:
+at most 2, only for 429/503/504 and connection errors; a Retry-After above 1 s ends the call at once, since
+waiting would overrun the turn. sendMail is not idempotent (the mail may carry a code), so it is retried only
+when Graph certainly did not take it: 429, or no connection made. Error mapping, all DependencyUnavailable:
+
+    timeout, connection error, 5xx, other 4xx   "Microsoft Graph did not answer in time / answered with an error"
+    429 (Retry-After > 1 s, or retries spent)   "Microsoft Graph is throttling ..."
+    401/403                                      "Microsoft Graph refused the bot access ..." (401 drops the token)
+    token acquisition failed                     "The bot could not sign in to Microsoft Graph ..."
+
+Tokens, Authorization headers, phone numbers and response bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import re
+import time
+import uuid
+from typing import Any, Awaitable, Callable, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from azure.core.credentials import AccessToken
+from azure.core.credentials_async import AsyncTokenCredential
+from yarl import URL
+
+from bot.core.errors import DependencyUnavailable
+from bot.core.models import Person
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GRAPH_URL = "https://graph.microsoft.com/v1.0"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+DEFAULT_DEADLINE = 3.0
+MAX_RETRIES = 2
+MAX_RETRY_AFTER = 1.0
+TOKEN_REFRESH_MARGIN = 300  # seconds before expiry, as azure-core's bearer policy does
+CHECK_GROUPS_LIMIT = 20  # checkMemberGroups takes at most 20 group ids per request
+USER_FIELDS = "id,userPrincipalName,displayName,mobilePhone,businessPhones,accountEnabled"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SAFE_CODE = re.compile(r"[^A-Za-z0-9_.-]")
+_RESENT_BY_AIOHTTP = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # once, on a dropped connection
+_REASONS = {429: "throttled", 401: "denied", 403: "denied", 503: "timeout", 504: "timeout"}
+_deadline_at: contextvars.ContextVar[float | None] = contextvars.ContextVar("graph_deadline_at", default=None)
+
+_AGAIN = "Try again in a minute; if it keeps failing, tell the bot admin."
+_SENTENCES = {
+    "timeout": "Microsoft Graph did not answer in time, so {outcome}. " + _AGAIN,
+    "error": "Microsoft Graph answered with an error, so {outcome}. " + _AGAIN,
+    "throttled": "Microsoft Graph is throttling the bot's requests, so {outcome}. Try again in a minute.",
+    "denied": "Microsoft Graph refused the bot access, so {outcome}. "
+              "Tell the bot admin to check the bot's Graph permissions.",
+    "signin": "The bot could not sign in to Microsoft Graph, so {outcome}. "
+              "Tell the bot admin to check the bot's identity.",
+    "incomplete": "Microsoft Graph did not say whether the account is enabled, so {outcome}. "
+                  "Tell the bot admin to check the bot's Graph permissions (User.Read.All).",
+}
+
+
+class _Failure(Exception):
+    """Internal: why a call failed (a _SENTENCES key); GraphClient.run turns it into DependencyUnavailable."""
+
+    @property
+    def reason(self) -> str:
+        return self.args[0]
+
+
+class GraphClient:
+    """An aiohttp session plus a cached Graph token. Pass session=None to let the client own one."""
+
+    def __init__(self, session: aiohttp.ClientSession | None, credential: AsyncTokenCredential, *,
+                 base_url: str = GRAPH_URL, deadline: float = DEFAULT_DEADLINE,
+                 owns_credential: bool = False) -> None:
+        self._session, self._owns_session = session, session is None
+        self._credential, self._owns_credential = credential, owns_credential
+        self.base_url, self.deadline = base_url.rstrip("/"), deadline
+        self._token: AccessToken | None = None
+        self._token_lock = asyncio.Lock()
+
+    @classmethod
+    def from_credential(cls, credential: AsyncTokenCredential, *, session: aiohttp.ClientSession | None = None,
+                        base_url: str = GRAPH_URL, deadline: float = DEFAULT_DEADLINE,
+                        owns_credential: bool = False) -> "GraphClient":
+        return cls(session, credential, base_url=base_url, deadline=deadline, owns_credential=owns_credential)
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._owns_credential:
+            await self._credential.close()
+
+    async def run(self, operation: Callable[[], Awaitable[T]], outcome: str) -> T:
+        """Runs one port call under the deadline; every failure becomes DependencyUnavailable."""
+        token = _deadline_at.set(asyncio.get_running_loop().time() + self.deadline)
+        try:
+            return await asyncio.wait_for(operation(), self.deadline)
+        except _Failure as exc:
+            reason = exc.reason
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("Microsoft Graph did not answer: %s", type(exc).__name__)
+            reason = "timeout"
+        finally:
+            _deadline_at.reset(token)
+        raise DependencyUnavailable(_SENTENCES[reason].format(outcome=outcome)) from None
+
+    async def request(self, method: str, path: str, *, kind: str, json: Any = None,
+                      idempotent: bool = True, accept_404: bool = False) -> tuple[int, dict | None]:
+        """One Graph request with capped retries. `path` is already percent-encoded; `kind` names it in logs.
+        Returns (status, JSON body or None); raises _Failure or aiohttp errors."""
+        loop = asyncio.get_running_loop()
+        deadline_at = _deadline_at.get() or loop.time() + self.deadline
+        url = URL(self.base_url + path, encoded=True)  # encoded: yarl would turn %27 back into '
+        for attempt in range(MAX_RETRIES + 1):
+            headers = {"Authorization": f"Bearer {await self._bearer()}", "Accept": "application/json",
+                       "client-request-id": str(uuid.uuid4())}
+            try:
+                async with self._http().request(method, url, json=json, headers=headers,
+                                                allow_redirects=False) as response:
+                    status = response.status
+                    if status == 404 and accept_404:
+                        return status, None
+                    if 200 <= status < 300:
+                        return status, await _json_body(response, kind)
+                    code = await _error_code(response)
+                    retry_after = _retry_after(response.headers.get("Retry-After"))
+                    log.warning("Microsoft Graph %s %s: HTTP %s %s (client-request-id %s, request-id %s)",
+                                method, kind, status, code, headers["client-request-id"],
+                                _safe(response.headers.get("request-id", "")) or "-")
+            except aiohttp.ClientConnectionError as exc:
+                # No connection made: nothing was sent. A dropped one: only idempotent calls, and not GET,
+                # which aiohttp itself already sent a second time.
+                retriable = isinstance(exc, aiohttp.ClientConnectorError) or (
+                    idempotent and method not in _RESENT_BY_AIOHTTP)
+                if isinstance(exc, aiohttp.ClientSSLError) or not retriable or attempt == MAX_RETRIES:
+                    raise
+                log.warning("Microsoft Graph %s %s: %s, retrying", method, kind, type(exc).__name__)
+                await _pause(loop, deadline_at, None, attempt, "timeout")
+                continue
+            reason = _REASONS.get(status, "error")
+            if status == 401:
+                pass  # revoked or expired early: the next call fetches a fresh one
+            retriable = status == 429 or (idempotent and status in (503, 504))
+            if not retriable or attempt == MAX_RETRIES:
+                raise _Failure(reason)
+            await _pause(loop, deadline_at, retry_after, attempt, reason)
+        raise AssertionError("unreachable")
+
+    async def _bearer(self) -> str:
+        async with self._token_lock:
+            if self._token is None or self._token.expires_on - time.time() < TOKEN_REFRESH_MARGIN:
+                try:
+                    self._token = await self._credential.get_token(GRAPH_SCOPE)
+                except Exception as exc:  # any credential failure: the message may carry tenant detail
+                    log.warning("Could not get a Microsoft Graph token: %s", type(exc).__name__)
+                    raise _Failure("signin") from None
+            return self._token.token
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:  # created lazily: aiohttp wants a running loop
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.deadline))
+        return self._session
+
+
+async def _pause(loop: asyncio.AbstractEventLoop, deadline_at: float, retry_after: float | None,
+                 attempt: int, reason: str) -> None:
+    """Waits before a retry, or gives up now when the server asks too much or the deadline would pass."""
+    wait = retry_after if retry_after is not None else 0.2 * 2 ** attempt
+    if wait > MAX_RETRY_AFTER or loop.time() + wait >= deadline_at:
+        raise _Failure(reason)
+    await asyncio.sleep(wait)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Graph sends delta-seconds; anything else is treated as absent (a short backoff)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def _json_body(response: aiohttp.ClientResponse, kind: str) -> dict | None:
+    if not await response.read():
+        return None
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:
+        log.warning("Microsoft Graph %s: the answer was not JSON", kind)
+        raise _Failure("error") from None
+    if not isinstance(body, dict):
+        raise _Failure("error")
+    return body
+
+
+async def _error_code(response: aiohttp.ClientResponse) -> str:
+    """Graph's short error code (e.g. Request_ResourceNotFound), never the message or body."""
+    try:
+        error = (await response.json(content_type=None)).get("error") or {}
+        return _safe(str(error.get("code") or ""))
+    except (ValueError, AttributeError, aiohttp.ClientError):
+        return ""
+
+
+def _safe(text: str) -> str:
+    return _SAFE_CODE.sub("", text)[:60]
+
+
+def _segment(value: str) -> str:
+    """One path segment: everything but '@' percent-encoded (', #, /, ?, + and %)."""
+    return quote(value, safe="@")
+
+
+class _GraphAdapter:
+    def __init__(self, client: GraphClient, *, owns_client: bool = False) -> None:
+        self._client, self._owns_client = client, owns_client
+
+    @classmethod
+    def from_credential(cls, credential: AsyncTokenCredential, *args: Any, session: aiohttp.ClientSession | None = None,
+                        base_url: str = GRAPH_URL, deadline: float = DEFAULT_DEADLINE, **kwargs: Any) -> Any:
+        """An adapter with a client of its own (closed by close()). To share one client, pass it to __init__."""
+        client = GraphClient.from_credential(credential, session=session, base_url=base_url, deadline=deadline)
+        return cls(client, *args, owns_client=True, **kwargs)
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+
+class GraphDirectory(_GraphAdapter):
+    """Directory on Graph. Exact UPN matches only; disabled accounts are not found (see find_by_upn)."""
+
+    async def find_by_upn(self, upn: str) -> Person | None:
+        """The enabled user whose UPN equals `upn` (ignoring case), else None.
+
+        /users/{key} also resolves object ids, so the returned UPN must equal the one asked for. A disabled
+        account gives None: nothing may be released for it and Person has no field to say so.
+        """
+        wanted = upn.strip()
+        if not wanted:
+            return None
+        return await self._lookup(f"/users/{_segment(wanted)}", "userPrincipalName", wanted.lower())
+
+    async def find_by_object_id(self, object_id: str) -> Person | None:
+        wanted = object_id.strip().lower()
+        if not _GUID.fullmatch(wanted):
+            return None  # anything else would be resolved by Graph as a UPN
+        return await self._lookup(f"/users/{wanted}", "id", wanted)
+
+    async def _lookup(self, path: str, field: str, wanted: str) -> Person | None:
+        async def lookup() -> Person | None:
+            status, user = await self._client.request("GET", f"{path}?$select={USER_FIELDS}", kind="user",
+                                                      accept_404=True)
+            if status == 404 or not user:
+                return None
+            if str(user.get(field) or "").lower() != wanted:
+                log.info("Microsoft Graph returned a different user than asked for; treated as not found")
+                return None
+            enabled = user.get("accountEnabled")
+            if not isinstance(enabled, bool):
+                raise _Failure("incomplete")
+            if not enabled:
+                log.info("Directory entry %s is disabled; treated as not found", _safe(str(user.get("id"))))
+                return None
+            return await self._person(user)
+
+        return await self._client.run(lookup, "the user could not be looked up")
+
+    async def _person(self, user: dict) -> Person:
+        object_id = str(user.get("id") or "").lower()
+        status, manager = await self._client.request(
+            "GET", f"/users/{_segment(object_id)}/manager?$select=userPrincipalName", kind="manager",
+            accept_404=True)
+        manager_upn = (manager or {}).get("userPrincipalName") if status != 404 else None
+        upn = str(user["userPrincipalName"]).lower()
+        return Person(upn=upn, object_id=object_id, display_name=str(user.get("displayName") or upn),
+                      phone_of_record=_phone_of_record(user),
+                      manager_upn=manager_upn.lower() if isinstance(manager_upn, str) and manager_upn else None)
+
+
+def _phone_of_record(user: dict) -> str | None:
+    """mobilePhone, else the first businessPhones entry; blanks count as absent."""
+    for phone in [user.get("mobilePhone"), *(user.get("businessPhones") or ())]:
+        if isinstance(phone, str) and phone.strip():
+            return phone.strip()
+    return None
+
+
+class GraphGroupMembership(_GraphAdapter):
+    """Transitive membership via checkMemberGroups (needs GroupMember.Read.All or Directory.Read.All)."""
+
+    async def member_of(self, object_id: str, group_ids: list[str]) -> set[str]:
+        wanted = list(dict.fromkeys(g.strip().lower() for g in group_ids))
+        if not wanted:
+            return set()
+        path = f"/users/{_segment(object_id.strip().lower())}/checkMemberGroups"
+
+        async def check() -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), CHECK_GROUPS_LIMIT):
+                chunk = wanted[start:start + CHECK_GROUPS_LIMIT]
+                status, body = await self._client.request("POST", path, kind="checkMemberGroups",
+                                                          json={"groupIds": chunk}, accept_404=True)
+                if status == 404:
+                    return set()  # no such user: a member of nothing
+                values = (body or {}).get("value")
+                if not isinstance(values, list):
+                    raise _Failure("error")
+                found |= {v.lower() for v in values if isinstance(v, str)}
+            return found & set(wanted)  # never trust more than was asked
+
+        return await self._client.run(check, "group membership could not be checked")
+
+
+class GraphMailer(_GraphAdapter):
+    """Plain-text mail from `sender_upn`'s mailbox (Mail.Send, ideally limited to that mailbox)."""
+
+    def __init__(self, client: GraphClient, sender_upn: str, *, owns_client: bool = False) -> None:
+        super().__init__(client, owns_client=owns_client)
+        self.sender_upn = sender_upn
+
+    async def send(self, to_upn: str, subject: str, body: str) -> None:
+        message = {"message": {"subject": subject, "body": {"contentType": "Text", "content": body},
+                               "toRecipients": [{"emailAddress": {"address": to_upn}}]},
+                   "saveToSentItems": False}  # a mailed code must not linger in the sender's Sent Items
+
+        async def send() -> None:
+            await self._client.request("POST", f"/users/{_segment(self.sender_upn)}/sendMail", kind="sendMail",
+                                       json=message, idempotent=False)
+
+        await self._client.run(send, "the e-mail may not have been sent")

@@ -1,0 +1,60 @@
+"""Messages to people other than the invoker: alerts, manager approval requests, user e-mail.
+
+Best effort by design: a release has already been audited when these run, so a failed alert
+is itself audited and logged rather than undoing anything. None of them carries a code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..core import audit_events as events
+from ..core.errors import DeliveryFailed, DependencyUnavailable
+from ..core.models import Person
+from ..core.verification import Verification
+from ..core.views import ApprovalRequestCard, Text
+from ..core.window import clock_text
+from .context import Services, Turn
+
+
+async def alert(s: Services, text: str) -> None:
+    if not s.alerts_conversation:
+        return
+    try:
+        await s.notifier.to_conversation(s.alerts_conversation, Text(text))
+    except DeliveryFailed:
+        s.log.error("alert could not be posted to the alerts channel")
+        await s.audit.append(events.ALERT_FAILED, "otpbot", "", {"channel": "alerts"})
+
+
+async def request_manager_approval(s: Services, turn: Turn, record: Verification, manager: Person) -> list:
+    card = ApprovalRequestCard(record.vid, turn.agent.object_id, turn.agent.display_name or "A helpdesk agent",
+                               turn.conversation_id, record.target_name, record.target_upn,
+                               clock_text(record.expires_at(), _utc(), seconds=False) + " UTC")
+    try:
+        await s.notifier.to_user(manager.object_id, card)
+    except DeliveryFailed:
+        return [Text(f"I could not reach {manager.display_name} in Teams to ask for approval. "
+                     "Ask them to open a chat with me, then start again.")]
+    await s.audit.append(events.APPROVAL_REQUESTED, turn.agent.object_id, record.target_upn,
+                         {"vid": record.vid, "approver": manager.object_id, "proof": "manager_approval"})
+    return [Text(f"I asked {manager.display_name}, {record.target_name}'s manager of record, to approve in Teams.")]
+
+
+async def mail_target(s: Services, record: Verification, now: datetime) -> None:
+    if s.mailer is None:
+        return
+    body = (f"A helpdesk agent released a sign-in code for your account ({record.target_upn}) at "
+            f"{now:%Y-%m-%d %H:%M} UTC. If you did not call the helpdesk, report it to IT security at once "
+            "and do not share any code you are given.")
+    try:
+        await s.mailer.send(record.target_upn, "A sign-in code was released for your account", body)
+    except DependencyUnavailable:
+        s.log.error("release e-mail to the user could not be sent")
+        await s.audit.append(events.ALERT_FAILED, "otpbot", record.target_upn, {"channel": "mail"})
+
+
+def _utc():
+    from datetime import timezone
+
+    return timezone.utc
