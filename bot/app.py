@@ -102,7 +102,7 @@ def _graph(settings: Settings, session: aiohttp.ClientSession):
 
     from .adapters.graph import GraphClient
 
-    return GraphClient(session, DefaultAzureCredential())
+    return GraphClient(session, DefaultAzureCredential(), owns_credential=True)
 
 
 def _directory(settings: Settings, graph):

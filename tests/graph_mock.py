@@ -62,6 +62,7 @@ class GraphMock:
         self.managers: dict[str, str] = {}  # user id -> manager id
         self.groups: dict[str, set[str]] = {}  # user id -> transitive group ids (lower case)
         self.aliases: dict[str, str] = {}  # extra lookup key (lower case) -> user id, to fake odd resolutions
+        self.extra_groups: list[str] = []  # added to every checkMemberGroups answer, as a misbehaving server
         self.sent_mail: list[tuple[str, Any]] = []  # (sender as addressed, JSON body)
         self.member_checks: list[tuple[str, Any]] = []  # (user key as addressed, JSON body)
         self.faults: dict[str, Fault] = {}
@@ -178,7 +179,7 @@ class GraphMock:
             return _not_found(request.match_info["key"])
         if len(body.get("groupIds", [])) > 20:
             return _error(400, "Request_BadRequest", "Too many groups.")
-        value = [g for g in body["groupIds"] if g.lower() in self.groups.get(oid, set())]
+        value = [g for g in body["groupIds"] if g.lower() in self.groups.get(oid, set())] + self.extra_groups
         return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
                                   "value": value})
 

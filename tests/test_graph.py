@@ -130,6 +130,8 @@ async def test_member_of_returns_the_intersection_and_sends_the_exact_body(graph
     assert await groups.member_of(ALICE_OID, [G1, G2.upper(), G3, G1]) == {G1, G3}
     assert graph_mock.member_checks == [(ALICE_OID, {"groupIds": [G1, G2, G3]})]
     assert graph_mock.raw_paths == [f"/v1.0/users/{ALICE_OID}/checkMemberGroups"]
+    graph_mock.extra_groups = [G2.upper()]  # never more than was asked, even if Graph says so
+    assert await groups.member_of(ALICE_OID, [G1]) == {G1}
 
 
 async def test_member_of_splits_more_than_20_groups_and_skips_empty_requests(graph_mock, client, alice):
@@ -159,6 +161,15 @@ async def test_long_retry_after_gives_up_at_once(graph_mock, client, alice):
     assert time.monotonic() - started < 1.0
     assert caught.value.message == LOOKUP_THROTTLED
     assert graph_mock.counts == {"user": 1}
+
+
+async def test_retry_after_above_one_second_gives_up_even_within_the_deadline(graph_mock, client, alice):
+    graph_mock.fail("user", "429", retry_after=2)
+    started = time.monotonic()
+    with pytest.raises(DependencyUnavailable) as caught:
+        await GraphDirectory(client).find_by_upn("alice@contoso.example")
+    assert time.monotonic() - started < 1.0
+    assert (caught.value.message, graph_mock.counts) == (LOOKUP_THROTTLED, {"user": 1})
 
 
 async def test_short_retry_after_is_honoured_once(graph_mock, client, alice):

@@ -146,7 +146,7 @@ class GraphClient:
                 continue
             reason = _REASONS.get(status, "error")
             if status == 401:
-                pass  # revoked or expired early: the next call fetches a fresh one
+                self._token = None  # revoked or expired early: the next call fetches a fresh one
             retriable = status == 429 or (idempotent and status in (503, 504))
             if not retriable or attempt == MAX_RETRIES:
                 raise _Failure(reason)

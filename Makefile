@@ -1,0 +1,51 @@
+# `make run` and `make test` bootstrap everything they need: .venv from pyproject.toml, node_modules from package-lock.json.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PORT ?= 3978
+PLAYGROUND_PORT ?= 56150
+# The whole suite runs in a loopback-only network namespace, so nothing the tests start (Agents
+# Playground, Azurite, emulators) can reach beyond this machine. Non-root users get a user namespace.
+NETNS := $(shell [ "$$(id -u)" = 0 ] && echo "unshare -n" || echo "unshare -rn")
+
+.PHONY: run test test-fast bench package requirements clean
+
+run: $(PY_STAMP) $(NODE_STAMP)
+	@$(BIN)/otpbot demo
+	@set -e; $(BIN)/otpbot serve --local --port $(PORT) & bot=$$!; \
+	trap 'kill $$bot 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 50); do curl -fs http://127.0.0.1:$(PORT)/healthz >/dev/null && break; sleep 0.2; done; \
+	echo "Open http://localhost:$(PLAYGROUND_PORT) and type: help"; \
+	node_modules/.bin/agentsplayground -e http://127.0.0.1:$(PORT)/api/messages -c msteams \
+		-p $(PLAYGROUND_PORT) --disable-telemetry
+
+test: $(PY_STAMP) $(NODE_STAMP)
+	OTPBOT_E2E_REQUIRE_NETNS=1 $(NETNS) sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -m "e2e or not e2e" $(PYTEST_ARGS)'
+
+test-fast: $(PY_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(PY_STAMP)
+	$(BIN)/python -m tests.bench
+
+package: $(PY_STAMP)
+	$(BIN)/otpbot package
+
+requirements: $(PY_STAMP)
+	$(BIN)/python -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
+	open("requirements.txt", "w").write("# Generated from pyproject.toml by `make requirements`; App Service'"'"'s Oryx build installs this.\n" + "\n".join(d) + "\n")'
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .otpbot-local .pytest_cache
