@@ -20,6 +20,11 @@ LOCAL_BANNER = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["package"]:  # its own parser: argparse REMAINDER cannot pass options through
+        from .packaging import main as package_main
+
+        return package_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
@@ -53,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write the local demo directory and demo tokens (idempotent)")
     demo.set_defaults(run=_demo)
 
-    package = sub.add_parser("package", help="build the Teams app package zip", add_help=False)
-    package.add_argument("rest", nargs=argparse.REMAINDER)
-    package.set_defaults(run=_package)
+    sub.add_parser("package", help="build the Teams app package zip (see `otpbot package --help`)")
     return parser
 
 
@@ -115,12 +118,6 @@ def _demo(args) -> int:
     for line in asyncio.run(install_demo(settings.data_dir, store)) or ["demo data already in place"]:
         print(line)
     return 0
-
-
-def _package(args) -> int:
-    from .packaging import main as package_main
-
-    return package_main(args.rest)
 
 
 def _is_loopback(host: str) -> bool:
