@@ -6,7 +6,9 @@ and credentials on every turn, which is most of its CPU per turn.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import time
 from urllib.parse import urlsplit
 
 from botbuilder.schema import Activity
@@ -25,14 +27,17 @@ from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 TO_CHANNEL_SCOPE = "https://api.botframework.com"
 TEAMS_CHANNEL = "msteams"
 SEND_TIMEOUT_S = 10  # inside Teams' 15 s turn budget
+TOKEN_WARM_INTERVAL_S = 240  # MSAL refreshes a token 5 minutes before it expires
 
 
 class ReusingConnectorFactory(ConnectorFactory):
     def __init__(self, credentials) -> None:
         self._credentials = credentials
         self._clients: dict[str, ConnectorClient] = {}
+        self._token_warmed_at = float("-inf")
 
     async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
+        await self._warm_token()
         client = self._clients.get(service_url)
         if client is None:
             client = ConnectorClient(self._credentials, base_url=service_url)
@@ -41,6 +46,19 @@ class ReusingConnectorFactory(ConnectorFactory):
             client.config.connection.timeout = SEND_TIMEOUT_S
             self._clients[service_url] = client
         return client
+
+    async def _warm_token(self) -> None:
+        """msrest asks for the token synchronously on the event loop, and MSAL fetches it with blocking
+        HTTP. Asking in a worker thread first means the loop's call is answered from MSAL's cache."""
+        if not getattr(self._credentials, "microsoft_app_id", None):
+            return  # local mode: no token
+        if time.monotonic() - self._token_warmed_at < TOKEN_WARM_INTERVAL_S:
+            return
+        self._token_warmed_at = time.monotonic()
+        try:
+            await asyncio.to_thread(self._credentials.get_access_token)
+        except Exception:  # the send will surface a real failure; this is only a warm-up
+            self._token_warmed_at = float("-inf")
 
     async def close(self) -> None:
         for client in self._clients.values():
