@@ -70,6 +70,7 @@ async def start_harness(clock, tmp_path, state=None, connector=None, env: dict |
         Seed(ALICE.object_id, ALICE.upn, RFC_SEED),
         Seed(BOB.object_id, BOB.upn, RFC_SEED, TotpParams(60, 8, Algorithm.SHA256), TokenStatus.SHIPPED),
         Seed(CAROL.object_id, CAROL.upn, RFC_SEED),
+        Seed(LEE.object_id, LEE.upn, RFC_SEED),
     )
     audit, state = MemoryAuditLog(clock), state or MemoryState()
     coordination, notifier = MemoryCoordination(clock), FakeNotifier()

@@ -61,7 +61,8 @@ class Authorizer:
         return roles
 
     async def require(self, agent: Agent, role: str, fresh: bool = False) -> None:
-        if agent.tenant_id != self.tenant_id or role not in await self.roles(agent.object_id, fresh):
+        accepted = {AGENT, LEAD} if role == AGENT else {role}  # leads are agents too
+        if agent.tenant_id != self.tenant_id or not accepted & await self.roles(agent.object_id, fresh):
             raise NotAllowed(_REFUSALS[role])
 
     def require_place(self, place: Place) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..core import audit_events as events
 from ..core import verification as v
 from ..core.commands import RequestCode
-from ..core.errors import ConcurrencyConflict, UserError, VerificationError
+from ..core.errors import ConcurrencyConflict, NotAllowed, UserError, VerificationError
 from ..core.limits import RateLimited
 from ..core.policy import AGENT
 from ..core.proofs import LABELS, MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
@@ -97,7 +97,11 @@ async def verify(s: Services, action: Action) -> ActionOutcome:
 
 
 async def reveal(s: Services, action: Action) -> ActionOutcome:
-    await s.authorizer.require(action.agent, AGENT, fresh=True)  # membership may have changed since the dialog began
+    try:  # fresh: membership may have changed since the dialog began
+        await s.authorizer.require(action.agent, AGENT, fresh=True)
+    except NotAllowed:
+        await s.audit.append(events.ACCESS_DENIED, action.agent.object_id, "", {"command": "reveal"})
+        raise
     key, record, etag = await load(s, action)
     record.check_action(str(action.data.get("vid", "")), action.agent.object_id, s.clock.now(), v.VERIFIED)
     return await release.release(s, action, key, record, etag)
