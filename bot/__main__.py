@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         from .packaging import main as package_main
 
         return package_main(argv[1:])
+    if argv[:1] == ["audit"]:
+        from .audit_cli import main as audit_main
+
+        return audit_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
@@ -59,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     sub.add_parser("package", help="build the Teams app package zip (see `otpbot package --help`)")
+    sub.add_parser("audit", help="export the audit trail or verify its hash chain (see `otpbot audit --help`)")
     return parser
 
 

@@ -135,6 +135,10 @@ def _coordination(settings: Settings, clock):
     return SqliteCoordination(settings.data_dir / "state.sqlite", clock)
 
 
+def build_audit(settings: Settings, clock):
+    return _audit(settings, clock)
+
+
 def _audit(settings: Settings, clock):
     from .adapters.sqlite import SqliteAuditLog
 
