@@ -74,7 +74,7 @@ class Settings:
                               _limit(get, "OTPBOT_LIMIT_PER_TARGET", "3/24h"),
                               _limit(get, "OTPBOT_LIMIT_GLOBAL", "60/1h")),
             delivery=_delivery(get),
-            alerts_conversation_id=get("OTPBOT_ALERTS_CONVERSATION_ID"),
+            alerts_conversation_id=get("OTPBOT_ALERTS_CHANNEL_ID"),
             mail_sender=get("OTPBOT_MAIL_SENDER").lower(),
             service_url=get("OTPBOT_SERVICE_URL", "https://smba.trafficmanager.net/teams/"),
             privileged_object_ids=_guids(get("OTPBOT_PRIVILEGED_OBJECT_IDS"), "OTPBOT_PRIVILEGED_OBJECT_IDS"),

@@ -22,7 +22,7 @@ WAITING_FOR_SECOND = "Still waiting for: second agent approval."
 
 @pytest.fixture
 async def h(clock, tmp_path):
-    harness = await start_harness(clock, tmp_path, env={"OTPBOT_ALERTS_CONVERSATION_ID": ALERTS})
+    harness = await start_harness(clock, tmp_path, env={"OTPBOT_ALERTS_CHANNEL_ID": ALERTS})
     yield harness
     await harness.client.close()
     await harness.connector.server.close()
@@ -254,7 +254,7 @@ async def test_a_privileged_target_needs_a_second_agent(h):
 
 
 async def test_manager_approval_only_counts_from_the_manager(clock, tmp_path):
-    env = {"OTPBOT_PROOFS_STANDARD": "callback,manager_approval", "OTPBOT_ALERTS_CONVERSATION_ID": ALERTS}
+    env = {"OTPBOT_PROOFS_STANDARD": "callback,manager_approval", "OTPBOT_ALERTS_CHANNEL_ID": ALERTS}
     h = await start_harness(clock, tmp_path, env=env)
     sent = await h.say("code alice@contoso.example")
     assert texts(sent)[1] == "I asked Mia Manager, Alice User's manager of record, to approve in Teams."
@@ -278,7 +278,7 @@ async def test_manager_approval_only_counts_from_the_manager(clock, tmp_path):
 
 
 async def test_manager_denial_cancels_and_alerts(clock, tmp_path):
-    env = {"OTPBOT_PROOFS_STANDARD": "callback,manager_approval", "OTPBOT_ALERTS_CONVERSATION_ID": ALERTS}
+    env = {"OTPBOT_PROOFS_STANDARD": "callback,manager_approval", "OTPBOT_ALERTS_CHANNEL_ID": ALERTS}
     h = await start_harness(clock, tmp_path, env=env)
     data = card_of((await h.say("code alice@contoso.example"))[0])["actions"][0]["data"]
     request = h.notifier.to_users[0][1]
