@@ -4,6 +4,7 @@ import os
 
 from aiohttp import web
 
+from . import telemetry
 from .app import create_app
 from .logs import configure_logging
 from .settings import Settings
@@ -11,4 +12,6 @@ from .settings import Settings
 
 async def app() -> web.Application:
     configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "INFO"))
-    return create_app(Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    telemetry.configure(os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"))
+    return create_app(settings)

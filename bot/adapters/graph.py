@@ -30,6 +30,7 @@ from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 from yarl import URL
 
+from bot import telemetry
 from bot.core.errors import DependencyUnavailable
 from bot.core.models import Person
 
@@ -123,7 +124,10 @@ class GraphClient:
                        "client-request-id": str(uuid.uuid4())}
             try:
                 async with self._http().request(method, url, json=json, headers=headers,
-                                                allow_redirects=False) as response:
+                                                allow_redirects=False) as response, \
+                        telemetry.span(f"graph.{kind}", method=method, attempt=attempt) as current:
+                    if current is not None:
+                        current.set_attribute("http.status_code", response.status)
                     status = response.status
                     if status == 404 and accept_404:
                         return status, None
