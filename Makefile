@@ -10,7 +10,7 @@ PLAYGROUND_PORT ?= 56150
 # Playground, Azurite, emulators) can reach beyond this machine. Non-root users get a user namespace.
 NETNS := $(shell [ "$$(id -u)" = 0 ] && echo "unshare -n" || echo "unshare -rn")
 
-.PHONY: run test test-fast bench package requirements clean
+.PHONY: run test test-fast bench package requirements check-infra clean
 
 run: $(PY_STAMP) $(NODE_STAMP)
 	@$(BIN)/otpbot demo
@@ -49,3 +49,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 clean:
 	rm -rf $(VENV) node_modules .otpbot-local .pytest_cache
+
+# checkov scans the Bicep natively (no Bicep compiler is needed); it lives in its own venv so its
+# dependencies never touch the bot's pins.
+check-infra:
+	[ -x .venv-tools/bin/checkov ] || { $(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install --quiet "checkov~=3.2"; }
+	.venv-tools/bin/checkov -d infra --compact --quiet --skip-download
