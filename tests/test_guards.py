@@ -51,7 +51,7 @@ async def test_an_approval_typed_as_a_mention_does_nothing(h):
     await verified(h, ada)
     assert texts(await h.say("approved", user=BEN)) == [
         "I don't know the command `approved`. Type `help` for the list."]
-    assert texts(await h.say(f"approve {ada['vid']}", user=BEN)) == [
+    assert texts(await h.say("approve Ada's request for lee@contoso.example", user=BEN)) == [
         "I don't know the command `approve`. Type `help` for the list."]
     body, _ = await h.click("reveal", ada)
     assert shown(body) == [WAITING_FOR_SECOND]

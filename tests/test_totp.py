@@ -92,3 +92,11 @@ def test_grouping():
 def test_unsupported_parameters(period, digits):
     with pytest.raises(ValueError):
         TotpParams(period, digits)
+
+
+def test_entra_80_bit_seeds_compute_codes():
+    """pyotp 2.10+ refuses secrets under 112 bits by default; Entra's 16-character seeds are 80 bits."""
+    at = datetime(2026, 11, 28, 9, 0, 10, tzinfo=timezone.utc)
+    secret = normalise_secret("2sk2 tsmk jp7k dbck")
+    assert code_at(secret, TotpParams(), at) == "138424"  # independently: HMAC-SHA1 over step 59_861_500
+    assert matches(secret, TotpParams(), "138 424", at)

@@ -47,6 +47,13 @@ async def test_help_lists_every_command(harness):
         {"title": "cancel", "value": "Abandon your open verification in this conversation."},
         {"title": "audit <upn> [7d | 2026-11-01]",
          "value": "Leads: who released codes for a user, when, with which proofs."},
+        {"title": "provision <upn>", "value": "Guided runbook: set up, enroll, burn and ship a token, step by step."},
+        {"title": "enroll <upn>",
+         "value": "Store a token's seed from a card, checked against a current code. Never type a seed in chat."},
+        {"title": "shipped <upn> [carrier] [tracking]", "value": "Record that the token was posted to the user."},
+        {"title": "delivered <upn>", "value": "Leads: the user has the token; its seed is deleted from the vault."},
+        {"title": "revoke <upn> [reason]", "value": "Stop a token (lost parcel, leaver): no more codes for it."},
+        {"title": "pending", "value": "Tokens not delivered yet, oldest first, with overdue ones flagged."},
     ]
 
 
@@ -296,3 +303,27 @@ async def test_a_restart_does_not_lose_the_dialog(clock, tmp_path):
     assert invoke_texts(body)[1] == "361 520"
     await second.client.close()
     await second.connector.server.close()
+
+
+async def test_an_entra_80_bit_seed_releases_a_code(harness):
+    from dataclasses import replace
+
+    harness.secrets.seeds[ALICE.object_id] = replace(harness.secrets.seeds[ALICE.object_id], secret="2SK2TSMKJP7KDBCK")
+    vid = await start(harness)
+    await verify(harness, vid)
+    body, _ = await harness.click("reveal", {"vid": vid})
+    assert invoke_texts(body)[1] == "138 424"
+
+
+async def test_a_seed_that_cannot_compute_leaves_no_release_record_and_the_verification_usable(harness):
+    from dataclasses import replace
+
+    harness.secrets.seeds[ALICE.object_id] = replace(harness.secrets.seeds[ALICE.object_id], secret="JBSWY3DP")
+    vid = await start(harness)
+    await verify(harness, vid)
+    body, _ = await harness.click("reveal", {"vid": vid})
+    assert invoke_texts(body)[0].startswith("Something went wrong (ref ")
+    assert "code.released" not in harness.audit.events()
+    harness.secrets.seeds[ALICE.object_id] = replace(harness.secrets.seeds[ALICE.object_id], secret=RFC_SEED)
+    body, _ = await harness.click("reveal", {"vid": vid})
+    assert invoke_texts(body)[1] == "361 520"

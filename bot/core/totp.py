@@ -19,6 +19,12 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 MIN_SEED_BYTES = 10  # Entra's authenticator-app seeds are 16 base32 characters: 80 bits
 
 
+class _Totp(pyotp.TOTP):
+    # pyotp 2.10+ refuses secrets under 112 bits; Entra issues 80-bit seeds, which RFC 4226 allows
+    # (128 recommended, 80 not forbidden), and the hardware tokens are burned with exactly those.
+    min_secret_length_bits = MIN_SEED_BYTES * 8
+
+
 def normalise_secret(raw: str) -> str:
     """Accepts base32 with spaces, dashes, lowercase or padding; returns uppercase base32 without padding."""
     text = _SEPARATORS.sub("", raw or "").upper()
@@ -49,14 +55,14 @@ def step_end(at: datetime, period: int) -> datetime:
 def code_at(secret: str, params: TotpParams, at: datetime) -> str:
     """The code for the step that contains `at`."""
     _require_aware(at)
-    totp = pyotp.TOTP(secret, digits=params.digits, digest=_DIGESTS[params.algorithm], interval=params.period)
+    totp = _Totp(secret, digits=params.digits, digest=_DIGESTS[params.algorithm], interval=params.period)
     return totp.at(int(at.timestamp()))
 
 
 def matches(secret: str, params: TotpParams, code: str, at: datetime, steps: int = 1) -> bool:
     """True if `code` is valid at `at` within ±steps (constant-time compare per step)."""
     _require_aware(at)
-    totp = pyotp.TOTP(secret, digits=params.digits, digest=_DIGESTS[params.algorithm], interval=params.period)
+    totp = _Totp(secret, digits=params.digits, digest=_DIGESTS[params.algorithm], interval=params.period)
     return totp.verify(code.replace(" ", ""), for_time=int(at.timestamp()), valid_window=steps)
 
 

@@ -42,6 +42,8 @@ async def _release_locked(s: Services, action: Action, key: str, record: Verific
         seed = await s.secrets.get_seed(record.target_oid)
         _require_releasable(seed, record, now)
         window = plan_window(instant, now, seed.params.period, s.windows)
+        # Computed before the audit write, so a bad seed leaves no false release record; sent only after it.
+        code = group_code(code_at(seed.secret, seed.params, window.instant))
         await s.audit.append(events.CODE_RELEASED, action.agent.object_id, record.target_upn, {
             "vid": record.vid, "ticket": record.ticket or "", "proofs": ",".join(record.required),
             "approvers": ",".join(f"{p}={oid}" for p, oid in record.done.items() if p != v.CALLBACK),
@@ -54,7 +56,6 @@ async def _release_locked(s: Services, action: Action, key: str, record: Verific
         if isinstance(error, UserError):
             await _audit_refusal(s, action, record, error)
         raise
-    code = group_code(code_at(seed.secret, seed.params, window.instant))
     await s.state.write({key: {**record.with_status(v.RELEASED).to_dict(), "e_tag": "*"}})
     card = CodeCard(record.target_name, record.target_upn, code, clock_text(window.step_start, zone),
                     clock_text(window.step_end, zone), clock_text(window.accepted_until, zone), zone_label(zone))
