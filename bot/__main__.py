@@ -52,12 +52,21 @@ def _parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="import the seed spreadsheet (CSV)", description=(
         "Import seeds from a CSV with columns username,secret and optional serial,period,digits,algorithm. "
-        "Bad rows are reported by row number and skipped. Seeds are never printed. Delete the spreadsheet "
-        "afterwards."))
+        "Safe to run again: a seed already stored for that user is left alone; a different stored seed is "
+        "flagged and replaced only with --replace. Bad rows are reported by row number and skipped. Seeds are "
+        "never printed. Delete the spreadsheet afterwards."))
     imp.add_argument("file", type=Path, help="the CSV file")
     imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    imp.add_argument("--replace", action="store_true", help="overwrite a stored seed that differs from the file's")
     imp.add_argument("--local", action="store_true", help="import into the local encrypted store")
     imp.set_defaults(run=_import)
+
+    sweep = sub.add_parser("sweep", help="run the token sweeper once", description=(
+        "Disable seeds older than OTPBOT_MAX_SEED_AGE_DAYS that were never delivered, and post one reminder per "
+        "overdue token (OTPBOT_OVERDUE_DAYS) to OTPBOT_HELPDESK_CONVERSATION_ID. The bot also does this daily; "
+        "a lease keeps two sweeps from running at once."))
+    sweep.add_argument("--local", action="store_true", help="sweep the local mode's embedded stores")
+    sweep.set_defaults(run=_sweep)
 
     demo = sub.add_parser("demo", help="write the local demo directory and demo tokens (idempotent)")
     demo.set_defaults(run=_demo)
@@ -94,24 +103,48 @@ def _import(args) -> int:
 
     settings = Settings.from_env(os.environ, local=args.local)
 
-    async def run():
-        from .app import _audit, _directory, _secret_store
-        from .adapters.clock import SystemClock
-
-        store = _secret_store(settings)
-        try:
-            report = await import_file(args.file, store, _directory(settings), _audit(settings, SystemClock()),
-                                       dry_run=args.dry_run)
-        finally:
-            await store.close()
+    async def run(services) -> int:
+        report = await import_file(args.file, services.secrets, services.directory, services.audit,
+                                   state=services.state, dry_run=args.dry_run, replace=args.replace)
         print(summary(report, args.dry_run))
-        return 1 if report.problems else 0
+        return 1 if report.count("problem") or report.count("flagged") else 0
 
     try:
-        return asyncio.run(run())
+        return asyncio.run(_with_services(settings, run))
     except (UserError, OSError) as error:
         print(getattr(error, "message", None) or str(error), file=sys.stderr)
         return 2
+
+
+def _sweep(args) -> int:
+    from .sweeper import instance_id, sweep_once
+
+    settings = Settings.from_env(os.environ, local=args.local)
+
+    async def run(services) -> int:
+        report = await sweep_once(services, instance_id())
+        print(report.summary())
+        return 1 if report.failed else 0
+
+    try:
+        return asyncio.run(_with_services(settings, run))
+    except UserError as error:
+        print(error.message, file=sys.stderr)
+        return 2
+
+
+async def _with_services(settings: Settings, run):
+    """The app's own ports, built and closed by its startup and cleanup, so the CLI uses what the bot uses."""
+    from aiohttp import web
+
+    from .app import SERVICES, create_app
+
+    runner = web.AppRunner(create_app(settings), handle_signals=False)
+    await runner.setup()
+    try:
+        return await run(runner.app[SERVICES])
+    finally:
+        await runner.cleanup()
 
 
 def _demo(args) -> int:

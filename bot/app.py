@@ -16,6 +16,7 @@ from .settings import Settings
 
 log = logging.getLogger("otpbot.app")
 SERVICES = web.AppKey("services", Services)
+STATE_CONTAINER, AUDIT_TABLE = "botstate", "audit"  # created by infra/modules/storage.bicep
 
 
 def create_app(settings: Settings, **overrides: Any) -> web.Application:
@@ -32,6 +33,7 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     from .adapters.teams.adapter import make_adapter  # heavy: imported when the app starts
     from .adapters.teams.bot import OtpBot
     from .adapters.teams.notifier import TeamsNotifier
+    from .sweeper import start_sweeper
 
     session = aiohttp.ClientSession()
     graph = _graph(settings, session) if settings.uses_graph and not overrides.get("graph_off") else None
@@ -39,17 +41,26 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     notifier = overrides.get("notifier") or TeamsNotifier(authentication.connectors, f"28:{settings.app_id}",
                                                           settings.tenant_id, settings.service_url)
     services = _services(settings, overrides, notifier, graph)
+    sweeper = start_sweeper(services, overrides.get("lifecycle"))  # lifecycle settings; the daily sweep
     app[SERVICES] = services
     app[edge.AUTH] = authentication
     app[edge.ADAPTER] = make_adapter(authentication)
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
     yield
+    await sweeper.stop()
     await authentication.connectors.close()
-    await services.secrets.close()
-    if graph is not None:
-        await graph.close()
+    for resource in (services.secrets, services.state, services.coordination, services.audit, graph):
+        await _close(resource)
     await session.close()
+
+
+async def _close(resource) -> None:
+    close = getattr(resource, "close", None)
+    if close is not None:
+        result = close()
+        if hasattr(result, "__await__"):
+            await result
 
 
 def _services(settings: Settings, overrides: dict, notifier, graph) -> Services:
@@ -57,14 +68,15 @@ def _services(settings: Settings, overrides: dict, notifier, graph) -> Services:
 
     clock = overrides.get("clock") or SystemClock()
     roles = overrides.get("roles") or _roles(settings, graph)
+    shared = _azure_storage(settings, clock) if settings.storage_account_url else {}
     return Services(
         secrets=overrides.get("secrets") or _secret_store(settings),
         directory=overrides.get("directory") or _directory(settings, graph),
-        state=overrides.get("state") or _state(settings),
-        audit=overrides.get("audit") or _audit(settings, clock),
+        state=overrides.get("state") or shared.get("state") or _state(settings),
+        audit=overrides.get("audit") or shared.get("audit") or _audit(settings, clock),
         clock=clock,
         authorizer=Authorizer(roles, clock, settings.tenant_id, settings.allowed_channel_ids),
-        coordination=overrides.get("coordination") or _coordination(settings, clock),
+        coordination=overrides.get("coordination") or shared.get("coordination") or _coordination(settings, clock),
         notifier=notifier,
         windows=WindowPolicy(settings.tolerance_30, settings.tolerance_60, settings.max_ahead),
         proofs=settings.proofs,
@@ -135,7 +147,22 @@ def _coordination(settings: Settings, clock):
     return SqliteCoordination(settings.data_dir / "state.sqlite", clock)
 
 
+def _azure_storage(settings: Settings, clock) -> dict:
+    """Several instances share state through Azure Storage, with the managed identity (no keys)."""
+    from azure.identity.aio import DefaultAzureCredential
+
+    from .adapters.azure_audit import TableAuditLog
+    from .adapters.azure_storage import BlobCoordination, BlobStorage, container_client
+
+    credential = DefaultAzureCredential()
+    blobs = container_client(settings.storage_account_url, STATE_CONTAINER, credential)
+    return {"state": BlobStorage(blobs), "coordination": BlobCoordination(blobs, clock),
+            "audit": TableAuditLog.from_account_url(settings.table_account_url, AUDIT_TABLE, credential, clock)}
+
+
 def build_audit(settings: Settings, clock):
+    if settings.table_account_url:
+        return _azure_storage(settings, clock)["audit"]
     return _audit(settings, clock)
 
 

@@ -31,6 +31,8 @@ class Settings:
     app_type: str = ""
     app_password: str = field(default="", repr=False)
     keyvault_url: str = ""
+    storage_account_url: str = ""  # blob endpoint: shared state, dedupe, locks, counters
+    table_account_url: str = ""  # table endpoint: the audit trail
     data_dir: Path = Path(".otpbot")
     directory_file: Path | None = None
     agent_object_ids: frozenset[str] = frozenset()
@@ -112,7 +114,12 @@ class Settings:
         if not agents and not agent_group:
             raise ConfigurationError("Refusing to start: set OTPBOT_AGENT_GROUP_ID (or OTPBOT_AGENT_OBJECT_IDS); "
                                      "otherwise nobody could use the bot.")
+        storage, table = get("OTPBOT_STORAGE_ACCOUNT_URL"), get("OTPBOT_TABLE_ACCOUNT_URL")
+        if bool(storage) != bool(table) or any(u and not u.startswith("https://") for u in (storage, table)):
+            raise ConfigurationError("Refusing to start: set both OTPBOT_STORAGE_ACCOUNT_URL and "
+                                     "OTPBOT_TABLE_ACCOUNT_URL (https:// endpoints), or neither.")
         return cls(local=False, app_id=get("MicrosoftAppId").lower(), tenant_id=get("MicrosoftAppTenantId").lower(),
+                   storage_account_url=storage, table_account_url=table,
                    app_type=app_type, app_password=get("MicrosoftAppPassword"),
                    keyvault_url=get("OTPBOT_KEYVAULT_URL"), agent_object_ids=agents, agent_group_id=agent_group,
                    lead_group_id=_guid_or_empty(get("OTPBOT_LEAD_GROUP_ID"), "OTPBOT_LEAD_GROUP_ID"),

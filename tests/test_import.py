@@ -2,7 +2,7 @@ import io
 
 from bot.adapters.local_directory import LocalDirectory
 from bot.demo import DIRECTORY_CSV
-from bot.importer import import_file, summary
+from bot.importer import DELETE_THE_FILE, import_file, summary
 from bot.core.models import Algorithm, TotpParams
 from tests.fakes import FakeClock, FakeSecretStore, MemoryAuditLog
 
@@ -33,10 +33,15 @@ async def test_good_rows_go_in_and_bad_rows_are_reported_by_number(tmp_path):
     assert (alice.secret, alice.params, alice.serial) == ("2SK2TSMKJP7KDBCK", TotpParams(), "SN-1")
     assert store.seeds["00000000-0000-4000-8000-0000000000c2"].params == TotpParams(60, 8, Algorithm.SHA256)
     assert summary(report, dry_run=False) == "\n".join([
-        "imported: 2", "skipped (same seed already stored): 0", "rows with problems: 3",
-        "  row 4: The seed is not valid base32: use only the letters A–Z and the digits 2–7.",
-        "  row 5: nobody@contoso.example is not in the directory.",
-        "  row 6: period must be 30 or 60 seconds, not 45",
+        "Row  User                    Result",
+        "  2  alice@contoso.example   imported",
+        "  3  bob@contoso.example     imported",
+        "  4  carol@contoso.example   problem: The seed is not valid base32: use only the letters A–Z and the digits 2–7.",
+        "  5  nobody@contoso.example  problem: nobody@contoso.example is not in the directory.",
+        "  6  ben@contoso.example     problem: period must be 30 or 60 seconds, not 45",
+        "",
+        "Rows: 5; imported 2, replaced 0, unchanged 0, flagged 0, problems 3.",
+        DELETE_THE_FILE,
     ])
     assert audit.events() == ["seed.imported", "seed.imported"]
     assert progress.endswith("[##############################] 3/3\n")
@@ -48,7 +53,10 @@ async def test_dry_run_writes_nothing(tmp_path):
     store = FakeSecretStore()
     report, _, audit = await run(tmp_path, store, dry_run=True)
     assert store.seeds == {} and audit.events() == []
-    assert summary(report, dry_run=True).splitlines()[0] == "would import: 2"
+    assert summary(report, dry_run=True).splitlines()[1:3] == ["  2  alice@contoso.example   would import",
+                                                              "  3  bob@contoso.example     would import"]
+    assert summary(report, dry_run=True).splitlines()[-1] == (
+        "Rows: 5; would import 2, would replace 0, unchanged 0, flagged 0, problems 3.")  # no "delete" line
 
 
 async def test_rerun_is_idempotent_and_a_different_seed_is_flagged(tmp_path):
@@ -58,8 +66,12 @@ async def test_rerun_is_idempotent_and_a_different_seed_is_flagged(tmp_path):
     assert (report.imported, report.skipped_same) == (0, 2)
     changed = "username,secret\nalice@contoso.example,JBSWY3DPEHPK3PXP\n"
     report, _, _ = await run(tmp_path, store, changed)
-    assert summary(report, False).splitlines()[2:] == [
-        "rows with problems: 1", "  row 2: alice@contoso.example already has a different seed; not replaced."]
+    assert summary(report, False).splitlines() == [
+        "Row  User                   Result",
+        "  2  alice@contoso.example  flagged: a different seed is already stored; not replaced "
+        "(rerun with --replace to overwrite it)",
+        "",
+        "Rows: 1; imported 0, replaced 0, unchanged 0, flagged 1, problems 0."]
     assert store.seeds["00000000-0000-4000-8000-0000000000c1"].secret == "2SK2TSMKJP7KDBCK"
 
 

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 CONTENT_TYPE = "application/vnd.otpbot.totp-seed"
 DEFAULT_DEADLINE = 3.0
+LIST_DEADLINE_FACTOR = 3  # a listing is paged (25 per page): a few requests, still inside Teams' turn budget
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _BASE32 = re.compile(r"[A-Z2-7]{16,}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -121,6 +122,33 @@ class KeyVaultSecretStore:
 
         return await self._run(read, object_id, _NO_CODE)
 
+    async def describe(self, object_id: str) -> Seed:
+        """Metadata of the latest version, from the versions listing: the value is never fetched."""
+        name = secret_name(object_id)
+
+        async def read() -> Seed:
+            return _seed_from(name, "", await self._latest_properties(name), metadata_only=True)
+
+        return await self._run(read, object_id, "nothing was changed")
+
+    async def list_seeds(self) -> list[Seed]:
+        """Every token's metadata from one property listing (paged by the vault); no value is fetched.
+        A record that is not ours, or damaged, is skipped and logged by name."""
+
+        async def listing() -> list[Seed]:
+            seeds = []
+            async for props in self._client.list_properties_of_secrets():
+                if not (props.name or "").startswith("totp-") or props.content_type != CONTENT_TYPE:
+                    continue
+                try:
+                    seeds.append(_seed_from(props.name, "", props, metadata_only=True))
+                except SeedUnusable:
+                    log.warning("Key Vault secret %s has damaged tags; left out of the token list", props.name)
+            return sorted(seeds, key=lambda seed: seed.object_id)
+
+        return await self._run(listing, "the token list", "the tokens could not be listed",
+                               deadline=self._deadline * LIST_DEADLINE_FACTOR)
+
     async def put_seed(self, seed: Seed) -> None:
         name = secret_name(seed.object_id)
         if not _BASE32.fullmatch(seed.secret or ""):
@@ -196,9 +224,10 @@ class KeyVaultSecretStore:
         # Stable sort: among equal timestamps the last listed wins.
         return sorted(versions, key=lambda p: (p.created_on or _EPOCH, p.updated_on or _EPOCH))[-1]
 
-    async def _run(self, call: Callable[[], Awaitable[T]], object_id: str, outcome: str) -> T:
+    async def _run(self, call: Callable[[], Awaitable[T]], object_id: str, outcome: str,
+                   deadline: float | None = None) -> T:
         try:
-            return await asyncio.wait_for(call(), self._deadline)
+            return await asyncio.wait_for(call(), deadline or self._deadline)
         except ResourceNotFoundError:
             raise SeedNotFound(f"No token is enrolled for {object_id}.") from None
         except HttpResponseError as exc:
@@ -240,7 +269,7 @@ def _is_disabled_refusal(exc: HttpResponseError) -> bool:
     return exc.status_code == 403 and isinstance(inner, dict) and inner.get("code") == "SecretDisabled"
 
 
-def _seed_from(name: str, value: str, props: SecretProperties) -> Seed:
+def _seed_from(name: str, value: str, props: SecretProperties, metadata_only: bool = False) -> Seed:
     object_id = name.removeprefix("totp-")
     tags = props.tags or {}
 
@@ -258,12 +287,12 @@ def _seed_from(name: str, value: str, props: SecretProperties) -> Seed:
 
     if props.content_type != CONTENT_TYPE:
         raise damaged("it is not a TOTP seed record")
-    if props.enabled and not _BASE32.fullmatch(value):
+    if props.enabled and not metadata_only and not _BASE32.fullmatch(value):
         raise damaged("its value is not a base32 seed")
     return Seed(
         object_id=object_id,
         upn=tag("upn", _nonempty),
-        secret=value if props.enabled else "",
+        secret=value if props.enabled and not metadata_only else "",
         params=TotpParams(
             period=tag("period", lambda s: _one_of(int(s), ALLOWED_PERIODS)),
             digits=tag("digits", lambda s: _one_of(int(s), ALLOWED_DIGITS)),

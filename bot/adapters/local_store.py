@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -37,8 +38,34 @@ class LocalSecretStore:
             records[seed.object_id] = _record_from(seed)
             self._save(records)
 
+    async def describe(self, object_id: str) -> Seed:
+        return replace(await self.get_seed(object_id), secret="")
+
     async def list_seeds(self) -> list[Seed]:
-        return [_seed_from(oid, record) for oid, record in self._load().items()]
+        """Metadata only (secret ""), like Key Vault's property listing."""
+        return [replace(_seed_from(oid, record), secret="") for oid, record in sorted(self._load().items())]
+
+    async def set_status(self, object_id: str, status: TokenStatus) -> None:
+        await self._change(object_id, status=TokenStatus(status).value)
+
+    async def disable(self, object_id: str) -> None:
+        await self._change(object_id, enabled=False)
+
+    async def delete_and_purge(self, object_id: str) -> None:
+        """The file keeps no deleted copies: deleting is purging."""
+        async with self._lock:
+            records = self._load()
+            if records.pop(object_id, None) is None:
+                raise SeedNotFound("No token is enrolled for that user.")
+            self._save(records)
+
+    async def _change(self, object_id: str, **fields) -> None:
+        async with self._lock:
+            records = self._load()
+            if object_id not in records:
+                raise SeedNotFound("No token is enrolled for that user.")
+            records[object_id].update(fields)
+            self._save(records)
 
     async def close(self) -> None:
         pass

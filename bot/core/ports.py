@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Protocol
 
-from .models import AuditRecord, Person, Seed
+from .models import AuditRecord, Person, Seed, TokenStatus
 
 
 class Clock(Protocol):
@@ -24,6 +24,20 @@ class SecretStore(Protocol):
     async def get_seed(self, object_id: str) -> Seed: ...
 
     async def put_seed(self, seed: Seed) -> None: ...
+
+    async def describe(self, object_id: str) -> Seed:
+        """The seed's metadata (tags, enabled, expiry) with `secret == ""`: the value is never read.
+        Raises SeedNotFound when no seed exists (a deleted one included)."""
+
+    async def list_seeds(self) -> list[Seed]:
+        """Every stored seed's metadata, `secret == ""`; the lifecycle commands and the sweeper use it."""
+
+    async def set_status(self, object_id: str, status: TokenStatus) -> None: ...
+
+    async def disable(self, object_id: str) -> None: ...
+
+    async def delete_and_purge(self, object_id: str) -> datetime | None:
+        """Disables, deletes and purges; None when purged, else when the store will purge it by itself."""
 
     async def close(self) -> None: ...
 

@@ -91,3 +91,53 @@ class ActionOutcome:
 
     card: object
     notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnrollCard:
+    """The seed goes into a password-style input; a re-shown card carries only the non-secret values."""
+
+    target_name: str
+    target_upn: str
+    serial: str = ""
+    model: str = ""
+    period: int = 30
+    digits: int = 6
+    algorithm: str = "SHA1"
+    error: str | None = None
+    run: str = ""  # the provisioning run this card is step 3 of, if any
+    title: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RunbookCard:
+    """One step of `provision <upn>`: instructions, then Done (or Shipped) and Abort."""
+
+    run: str
+    step: int
+    total: int
+    title: str
+    lines: tuple[str, ...]
+    target_name: str
+    target_upn: str
+    ask_shipment: bool = False
+    done_label: str = "Done"
+    error: str | None = None
+    outcome: str | None = None  # what the previous step did, e.g. "Saved the token …"
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    upn: str
+    status: str
+    age_days: int
+    overdue: bool
+    last_event: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class PendingCard:
+    rows: tuple[PendingRow, ...]
+    overdue_days: int

@@ -5,18 +5,23 @@ from __future__ import annotations
 import secrets
 
 from ..core import audit_events as events
-from ..core.commands import Cancel, Help, RequestCode, ShowAudit, parse
+from ..core.commands import (Cancel, Enroll, Help, MarkDelivered, MarkShipped, Provision, RequestCode, Revoke,
+                             SeedInChat, ShowAudit, ShowPending, parse)
 from ..core.errors import AuditWriteError, NotAllowed, UserError
 from ..core.policy import AGENT
 from ..core.views import ActionOutcome, Text
-from . import approvals, audit, code, help
+from . import approvals, audit, code, enroll, help, provision, tokens
 from .context import Action, Services, Turn
 
 COMMAND_ROUTES = {Help: help.show_help, RequestCode: code.request_code, Cancel: code.cancel_typed,
-                  ShowAudit: audit.show_audit}
+                  ShowAudit: audit.show_audit, Provision: provision.start, Enroll: enroll.show_card,
+                  MarkShipped: tokens.mark_shipped, MarkDelivered: tokens.mark_delivered, Revoke: tokens.revoke,
+                  ShowPending: tokens.show_pending, SeedInChat: tokens.seed_in_chat}
+OPEN_COMMANDS = {Help, SeedInChat}  # anyone gets help, and the warning about a seed they just posted
 ACTION_ROUTES = {"verify": code.verify, "reveal": code.reveal, "cancel": code.cancel_action,
                  "approve_agent": approvals.approve_as_second_agent,
-                 "approve_manager": approvals.approve_as_manager, "deny_manager": approvals.deny_as_manager}
+                 "approve_manager": approvals.approve_as_manager, "deny_manager": approvals.deny_as_manager,
+                 "enroll": enroll.submit, "provision_step": provision.step_done, "provision_abort": provision.abort}
 OPEN_ACTIONS = {"approve_manager", "deny_manager"}  # checked against the manager of record instead
 AUDIT_DOWN = "The audit trail cannot be written right now, so nothing can be released. Try again in a minute."
 DUPLICATE = "This request was already received and is handled once. Nothing more was released."
@@ -30,7 +35,7 @@ async def handle_message(s: Services, turn: Turn) -> list:
         if not await _first_delivery(s, turn.conversation_id, turn.activity_id):
             return []
         command = parse(turn.text)
-        if not isinstance(command, Help):
+        if type(command) not in OPEN_COMMANDS:
             await _gate(s, turn.agent, turn.place, type(command).__name__)
         return await COMMAND_ROUTES[type(command)](s, turn, command)
     except Exception as error:

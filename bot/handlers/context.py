@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from ..core.limits import RateLimits
@@ -53,4 +54,7 @@ class Services:
     delivery: str = CARD
     alerts_conversation: str | None = None
     mailer: Mailer | None = None
+    overdue_after: timedelta = timedelta(days=30)  # token lifecycle: see bot/lifecycle_settings.py
+    max_seed_age: timedelta = timedelta(days=45)
+    helpdesk_conversation: str | None = None  # sweeper reminders; falls back to alerts_conversation
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))

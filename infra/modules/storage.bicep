@@ -114,6 +114,35 @@ resource botState 'Microsoft.Storage/storageAccounts/blobServices/containers@202
   }
 }
 
+// Dedupe claims, locks and rate counters are short-lived blobs (minutes to a day); delete them after a
+// day so they do not pile up. Dialog state (state/) is left alone: it is small and overwritten in place.
+resource housekeeping 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'expire-claims-and-counters'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [ 'blockBlob' ]
+              prefixMatch: [ 'botstate/claim/', 'botstate/count/' ]
+            }
+            actions: {
+              baseBlob: { delete: { daysAfterModificationGreaterThan: 1 } }
+              snapshot: { delete: { daysAfterCreationGreaterThan: 1 } }
+              version: { delete: { daysAfterCreationGreaterThan: 1 } }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: account
   name: 'default'

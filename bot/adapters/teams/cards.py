@@ -115,3 +115,6 @@ def _(view: CodeCard) -> dict:
 def invoke_body(card: dict) -> dict:
     """The Universal Actions invoke response: the card the invoker (only) now sees."""
     return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
+
+
+from . import lifecycle_cards  # noqa: E402,F401  (registers the token lifecycle cards on render)

@@ -1,0 +1,134 @@
+"""`shipped`, `delivered`, `revoke`, `pending`, and a seed typed into chat.
+
+Each change is audited first (fail closed: no record, no change), then written to the state store and the
+secret store; a change that fails after its record is followed by token.change_failed. None reads a seed value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..core import audit_events as events
+from ..core.commands import MarkDelivered, MarkShipped, Revoke, SeedInChat, ShowPending
+from ..core.errors import NotAllowed
+from ..core.lifecycle import pending_report, transition
+from ..core.models import Person, TokenStatus
+from ..core.policy import LEAD
+from ..core.views import PendingCard, PendingRow, Text
+from .context import Services, Turn
+from .notify import alert
+from .token_records import (audit_failed_change, current_status, describe_last_event, find_person, token_records,
+                            update_record)
+
+SHIPPED, DELIVERED, DESTROYED, REVOKED = (
+    TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.DESTROYED, TokenStatus.REVOKED)
+SEED_IN_CHAT = (
+    "That message looks like it contains a token seed. I did not store it or repeat it, but it is now in this "
+    "conversation's history, so consider it exposed: delete the message, and set the token up again with a new "
+    "secret key (remove the authenticator app on the user's setup page and add it again). Never type a seed in "
+    "chat: use `enroll <upn>` and enter it in the card.")
+
+
+async def mark_shipped(s: Services, turn: Turn, command: MarkShipped) -> list:
+    person = await find_person(s, command.upn)
+    return [Text(await ship(s, turn.agent.object_id, person, command.carrier, command.tracking))]
+
+
+async def ship(s: Services, actor: str, person: Person, carrier: str | None, tracking: str | None) -> str:
+    """burned -> shipped; also step 7 of `provision`. Returns the reply."""
+    status, _ = await current_status(s, person)
+    transition(status, SHIPPED)
+    now = s.clock.now()
+    await s.audit.append(events.TOKEN_SHIPPED, actor, person.upn,
+                         {"from": status.value, "carrier": carrier or "", "tracking": tracking or ""})
+    try:
+        await update_record(s, person.object_id, status=SHIPPED.value, shipped_at=now, carrier=carrier or "",
+                            tracking=tracking or "", shipped_by=actor)
+        await s.secrets.set_status(person.object_id, SHIPPED)
+    except Exception as error:
+        await audit_failed_change(s, actor, person.upn, SHIPPED.value, error)
+        raise
+    via = f" via {carrier}" if carrier else ""
+    number = f", tracking {tracking}" if tracking else ""
+    return (f"Recorded: the token for {person.display_name} ({person.upn}) is shipped{via}{number}. "
+            f"When it arrives, a lead marks it `delivered {person.upn}`.")
+
+
+async def mark_delivered(s: Services, turn: Turn, command: MarkDelivered) -> list:
+    try:
+        await s.authorizer.require(turn.agent, LEAD)
+    except NotAllowed:
+        await s.audit.append(events.ACCESS_DENIED, turn.agent.object_id, command.upn, {"command": "MarkDelivered"})
+        raise NotAllowed("Only helpdesk leads can mark a token delivered.") from None
+    actor = turn.agent.object_id
+    person = await find_person(s, command.upn)
+    status, _ = await current_status(s, person)
+    if status is not DELIVERED:  # delivered already: an earlier run stopped before the seed was destroyed
+        transition(status, DELIVERED)
+        await s.audit.append(events.TOKEN_DELIVERED, actor, person.upn, {"from": status.value})
+        try:
+            await update_record(s, person.object_id, status=DELIVERED.value, delivered_at=s.clock.now(),
+                                delivered_by=actor)
+            await s.secrets.set_status(person.object_id, DELIVERED)
+        except Exception as error:
+            await audit_failed_change(s, actor, person.upn, DELIVERED.value, error)
+            raise
+    return [Text(await _destroy(s, actor, person))]
+
+
+async def _destroy(s: Services, actor: str, person: Person) -> str:
+    transition(DELIVERED, DESTROYED)
+    try:
+        purge_date = await s.secrets.delete_and_purge(person.object_id)  # disables, deletes, purges
+    except Exception as error:
+        await audit_failed_change(s, actor, person.upn, DESTROYED.value, error)
+        raise
+    scheduled = _utc(purge_date) if purge_date else ""
+    await update_record(s, person.object_id, status=DESTROYED.value, destroyed_at=s.clock.now(),
+                        purge_scheduled=scheduled)
+    await s.audit.append(events.TOKEN_DESTROYED, actor, person.upn,
+                         {"purged": "false" if purge_date else "true", "purge_scheduled": scheduled})
+    head = f"Recorded: {person.display_name} ({person.upn}) has the token."
+    if purge_date is None:
+        return f"{head} Its seed was disabled, deleted and purged from the vault; no code can be released for it."
+    return (f"{head} Its seed was disabled and deleted; purge protection keeps the deleted copy until Key Vault "
+            f"purges it on {_utc(purge_date)[:10]} (UTC). No code can be released for it.")
+
+
+async def revoke(s: Services, turn: Turn, command: Revoke) -> list:
+    actor = turn.agent.object_id
+    person = await find_person(s, command.upn)
+    status, _ = await current_status(s, person)
+    transition(status, REVOKED)
+    await s.audit.append(events.TOKEN_REVOKED, actor, person.upn, {"from": status.value, "reason": command.reason})
+    try:
+        await update_record(s, person.object_id, status=REVOKED.value, revoked_at=s.clock.now(), revoked_by=actor,
+                            revoke_reason=command.reason)
+        await s.secrets.set_status(person.object_id, REVOKED)
+        await s.secrets.disable(person.object_id)
+    except Exception as error:
+        await audit_failed_change(s, actor, person.upn, REVOKED.value, error)
+        raise
+    reason = f" ({command.reason})" if command.reason else ""
+    return [Text(f"Revoked the token for {person.display_name} ({person.upn}){reason}. Its seed is disabled and no "
+                 f"code will be released for it. For a new token, use `provision {person.upn}`.")]
+
+
+async def show_pending(s: Services, turn: Turn, command: ShowPending) -> list:
+    tokens, _ = await token_records(s)
+    rows = tuple(PendingRow(t.upn, t.status.value, t.age_days, t.overdue, describe_last_event(t), t.enabled)
+                 for t in pending_report(tokens, s.clock.now(), s.overdue_after))
+    return [PendingCard(rows, s.overdue_after.days)]
+
+
+async def seed_in_chat(s: Services, turn: Turn, command: SeedInChat) -> list:
+    await s.audit.append(events.SEED_EXPOSED, turn.agent.object_id, command.upn or "",
+                         {"where": turn.place.conversation_type})
+    who = turn.agent.display_name or turn.agent.object_id
+    await alert(s, f"{who} posted what looks like a token seed in a {turn.place.conversation_type} conversation"
+                   f"{' for ' + command.upn if command.upn else ''}. Treat it as exposed; it was not stored.")
+    return [Text(SEED_IN_CHAT)]
+
+
+def _utc(at: datetime) -> str:
+    return at.isoformat()

@@ -1,0 +1,66 @@
+"""The bot in its own process, composed as production composes it, except for two bench-only stand-ins:
+
+- seeds: the real `KeyVaultSecretStore` + azure `SecretClient`, pointed at the bench's Key Vault emulator
+  (loopback TLS) with a stub credential instead of DefaultAzureCredential;
+- the bot's *outbound* Bot Framework token: `MicrosoftAppCredentials.get_access_token` returns a fixed token
+  (MSAL would call login.microsoftonline.com), as tests/test_http_edge.py does.
+
+Everything else is `Settings.from_env` (production mode: JWT validation against the OpenID metadata URL
+in OTPBOT_OPENID_METADATA_URL, SQLite state/audit with fsync, the CSV directory) and `create_app`.
+
+    BENCH_PORT=8123 BENCH_KV_URL=https://127.0.0.1:port BENCH_KV_CERT=cert.pem python -m tests.bench.bot_process
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+OUTBOUND_TOKEN = "bench-outbound-token"
+
+
+class StubCredential:
+    """An async token credential handing out a fixed Key Vault token (the emulator accepts any bearer)."""
+
+    async def get_token(self, *scopes, **kwargs):
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("bench-kv-token", int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        pass
+
+
+def _stub_outbound_token() -> None:
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return OUTBOUND_TOKEN
+
+    MicrosoftAppCredentials.get_access_token = get_access_token
+
+
+def main() -> None:
+    from aiohttp import web
+
+    from bot.adapters.keyvault import KeyVaultSecretStore
+    from bot.app import create_app
+    from bot.logs import configure_logging
+    from bot.settings import Settings
+
+    configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "WARNING"))
+    settings = Settings.from_env(os.environ)
+    secrets = KeyVaultSecretStore.from_vault_url(
+        os.environ["BENCH_KV_URL"], StubCredential(), verify_challenge_resource=False,
+        connection_verify=os.environ["BENCH_KV_CERT"], api_version="7.6")
+    app = create_app(settings, secrets=secrets)
+
+    async def stub_token(app: web.Application) -> None:  # after create_app's startup imported botframework
+        _stub_outbound_token()
+
+    app.on_startup.append(stub_token)
+    web.run_app(app, host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

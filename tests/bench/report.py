@@ -1,0 +1,110 @@
+"""The one table `make bench` prints, with the targets of issue #6 judged PASS/FAIL."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from tests.bench.load import Result
+
+LABELS = {
+    ("otpbot", "release"): "otpbot `code` release (3 turns)",
+    ("otpbot", "help"): "otpbot `help`",
+    ("stock", "echo"): "stock botbuilder echo (JWT ON)",
+    ("probe", "echo"): "raw aiohttp probe (no auth)",
+}
+P99_TARGET_MS = 10.0
+COLD_START_TARGET_S = 1.0
+RSS_TARGET_MB = 100.0
+
+
+@dataclass
+class Report:
+    machine: dict[str, str]
+    load_before: tuple[float, float, float]
+    results: dict[tuple[str, str, int], Result] = field(default_factory=dict)
+    auth_checks: dict[str, int] = field(default_factory=dict)
+    first_start_s: float = float("nan")
+    cold_starts: list[float] = field(default_factory=list)
+    rss_mb: float = float("nan")
+    rss_baselines: dict[str, float] = field(default_factory=dict)
+    kv_secret_gets: int = 0
+    kv_release_requests: int = 0
+    kv_releases: int = 0
+    kv_help_requests: int = -1
+    bad_auth: int = 0
+    runtime_s: float = 0.0
+
+    def add(self, system: str, workload: str, result: Result) -> None:
+        self.results[(system, workload, result.concurrency)] = result
+
+    def rate(self, system: str, workload: str, c: int) -> float | None:
+        r = self.results.get((system, workload, c))
+        return r.rate if r else None
+
+    def render(self) -> str:
+        m = self.machine
+        out = [f"otpbot bench — {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, aiohttp {m['aiohttp']}; "
+               f"load average before the run {self.load_before[0]:.2f}", ""]
+        out.append(f"{'workload':<34}{'conc':>5}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'turns':>8}{'errors':>8}")
+        out.append("-" * 83)
+        for (system, workload, c), r in self.results.items():
+            out.append(f"{LABELS[(system, workload)]:<34}{c:>5}{r.rate:>10.1f}{r.pct(50):>9.2f}{r.pct(99):>9.2f}"
+                       f"{r.turns:>8}{r.errors:>8}")
+            if r.errors:
+                out.append(f"{'':<39}first error: {r.first_error}")
+        out.append("-" * 83)
+        concurrencies = sorted({c for (_, _, c) in self.results})
+        for c in concurrencies:
+            release, stock, probe = (self.rate("otpbot", "release", c), self.rate("stock", "echo", c),
+                                     self.rate("probe", "echo", c))
+            if release and stock and probe:
+                out.append(f"ratios at {c:>2} concurrent: release ÷ stock echo = {release / stock:.1f}×, "
+                           f"release ÷ probe = {release / probe:.2f}")
+        cold = statistics.median(self.cold_starts) if self.cold_starts else float("nan")
+        out.append(f"cold start, process start → /healthz 200 (production mode, bytecode cached): median of "
+                   f"{len(self.cold_starts)} = {cold * 1000:.0f} ms "
+                   f"[{', '.join(f'{t * 1000:.0f}' for t in self.cold_starts)}]; first start (compiling) "
+                   f"{self.first_start_s * 1000:.0f} ms")
+        baselines = ", ".join(f"{k} {v:.0f} MB" for k, v in self.rss_baselines.items())
+        out.append(f"peak RSS (VmHWM) of the bot process: {self.rss_mb:.1f} MB" + (f" (baselines: {baselines})"
+                                                                                      if baselines else ""))
+        per_release = self.kv_secret_gets / self.kv_releases if self.kv_releases else float("nan")
+        out.append(f"Key Vault at the emulator: {self.kv_secret_gets} secret GETs for {self.kv_releases} releases "
+                   f"= {per_release:.3f} per release ({self.kv_release_requests} requests in all, incl. the "
+                   f"one-time 401 challenge); requests during `help`: {self.kv_help_requests}")
+        checks = ", ".join(f"{k} → HTTP {v}" for k, v in self.auth_checks.items())
+        out.append(f"auth check, token signed with a wrong key under the published kid: {checks}; "
+                   f"replies with a wrong bearer at the connector: {self.bad_auth}")
+        out.append("")
+        out += self._targets(concurrencies, cold)
+        out.append(f"(bench runtime {self.runtime_s:.0f} s)")
+        return "\n".join(out)
+
+    def _targets(self, concurrencies: list[int], cold: float) -> list[str]:
+        lines = ["targets (issue #6):"]
+
+        def judge(ok: bool | None, text: str) -> None:
+            lines.append(f"  {'n/a ' if ok is None else 'PASS' if ok else 'FAIL'}  {text}")
+
+        for c in concurrencies:
+            release, stock, probe = (self.rate("otpbot", "release", c), self.rate("stock", "echo", c),
+                                     self.rate("probe", "echo", c))
+            if release is None or not stock or not probe:
+                judge(None, f"release throughput at {c} concurrent (baselines not run)")
+                continue
+            judge(release >= 10 * stock and release >= probe / 3,
+                  f"release turns/s at {c} concurrent ≥ 10× stock echo ({10 * stock:.0f}) and ≥ ⅓ probe "
+                  f"({probe / 3:.0f}): {release:.0f}")
+        r8 = self.results.get(("otpbot", "release", 8))
+        judge(None if r8 is None else r8.pct(99) <= P99_TARGET_MS,
+              f"release p99 at 8 concurrent ≤ {P99_TARGET_MS:.0f} ms: "
+              + ("n/a" if r8 is None else f"{r8.pct(99):.1f} ms"))
+        judge(cold <= COLD_START_TARGET_S, f"cold start ≤ {COLD_START_TARGET_S:.0f} s: {cold * 1000:.0f} ms")
+        judge(self.rss_mb <= RSS_TARGET_MB, f"peak RSS ≤ {RSS_TARGET_MB:.0f} MB: {self.rss_mb:.1f} MB")
+        exact = self.kv_releases > 0 and self.kv_secret_gets == self.kv_releases and self.kv_help_requests == 0
+        judge(exact, f"exactly one Key Vault read per release ({self.kv_secret_gets}/{self.kv_releases}) "
+                     f"and none for `help` ({self.kv_help_requests})")
+        errors = sum(r.errors for r in self.results.values())
+        judge(errors == 0 and self.bad_auth == 0, f"no failed turns ({errors}) and no unauthenticated replies")
+        return lines
