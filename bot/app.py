@@ -12,6 +12,7 @@ from . import web as edge
 from .core.policy import AllowListRoles, Authorizer
 from .core.window import WindowPolicy
 from .handlers import Services
+from .readiness import Readiness
 from .settings import Settings
 
 log = logging.getLogger("otpbot.app")
@@ -43,6 +44,8 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     services = _services(settings, overrides, notifier, graph)
     sweeper = start_sweeper(services, overrides.get("lifecycle"))  # lifecycle settings; the daily sweep
     app[SERVICES] = services
+    app[edge.READINESS] = Readiness(services)
+    app.on_shutdown.append(lambda app: _drain(services))
     app[edge.AUTH] = authentication
     app[edge.ADAPTER] = make_adapter(authentication)
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
@@ -53,6 +56,13 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     for resource in (services.secrets, services.state, services.coordination, services.audit, graph):
         await _close(resource)
     await session.close()
+
+
+async def _drain(services: Services) -> None:
+    # aiohttp calls on_shutdown after it stops accepting connections and before it waits for
+    # in-flight requests: those finish, but none of them starts a new release.
+    services.draining = True
+    log.info("shutting down: finishing in-flight turns, starting no new release")
 
 
 async def _close(resource) -> None:

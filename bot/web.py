@@ -20,9 +20,18 @@ AUTH = web.AppKey("authentication", object)
 MAX_BODY = web.AppKey("max_body", int)
 
 
+READINESS = web.AppKey("readiness", object)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    report = await request.app[READINESS].report()
+    return web.json_response(report, status=200 if report["status"] == "ready" else 503)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -58,3 +58,4 @@ class Services:
     max_seed_age: timedelta = timedelta(days=45)
     helpdesk_conversation: str | None = None  # sweeper reminders; falls back to alerts_conversation
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))
+    draining: bool = False  # set at shutdown: turns in flight finish, no new release starts

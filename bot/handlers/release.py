@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core import audit_events as events
 from ..core import verification as v
-from ..core.errors import DeliveryFailed, SeedUnusable, UserError, VerificationError
+from ..core.errors import DeliveryFailed, DependencyUnavailable, SeedUnusable, UserError, VerificationError
 from ..core.lifecycle import releasable
 from ..core.models import Seed
 from ..core.proofs import LABELS
@@ -21,6 +21,9 @@ DELIVERY_UNCERTAIN = ("I could not confirm that the code reached your 1:1 chat w
 
 
 async def release(s: Services, action: Action, key: str, record: Verification, etag: str | None) -> ActionOutcome:
+    if s.draining:
+        raise DependencyUnavailable("The bot is restarting, so nothing was released. Press Show code again in a "
+                                    "few seconds.")
     lock = f"release-lock/{record.target_oid}"
     if not await s.coordination.claim(lock, record.vid, LOCK_TTL_S):
         raise VerificationError(f"Another code release for {record.target_name} is in progress. Try again in a moment.")
