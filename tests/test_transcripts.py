@@ -327,3 +327,26 @@ async def test_a_seed_that_cannot_compute_leaves_no_release_record_and_the_verif
     harness.secrets.seeds[ALICE.object_id] = replace(harness.secrets.seeds[ALICE.object_id], secret=RFC_SEED)
     body, _ = await harness.click("reveal", {"vid": vid})
     assert invoke_texts(body)[1] == "361 520"
+
+
+async def test_the_card_refreshes_to_the_requesters_current_view_and_says_expired(harness):
+    sent = await harness.say("code alice@contoso.example")
+    card = card_of(sent[0])
+    vid = card["actions"][0]["data"]["vid"]
+    assert card["refresh"] == {"userIds": [f"29:{ADA_OID}"], "action": {
+        "type": "Action.Execute", "verb": "refresh", "data": {"vid": vid, "requester": ADA_OID}}}
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID})
+    assert invoke_texts(body)[0] == "Verify the caller for Alice User (alice@contoso.example)"
+    await verify(harness, vid)
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID})
+    assert invoke_texts(body)[0] == "Callback recorded for Alice User (alice@contoso.example)."
+    await harness.click("reveal", {"vid": vid})
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID})
+    assert invoke_texts(body) == ["A code for Alice User was shown to you once; it is not shown again. "
+                                  "Entra accepts it until 09:01:30."]
+    harness.clock.advance(seconds=80)  # 09:01:30
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID})
+    assert invoke_texts(body) == ["Expired: the code released for Alice User is no longer accepted by Entra."]
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID}, user=BEN)
+    assert invoke_texts(body) == ["This verification belongs to another agent; only they can continue it."]
+    assert harness.secrets.reads == 1

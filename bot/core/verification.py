@@ -42,6 +42,8 @@ class Verification:
     manager_oid: str | None = None
     status: str = PENDING
     ticket: str | None = None
+    released_at: str | None = None
+    accepted_until: str | None = None  # of the released code: after it, views say "expired"
 
     @classmethod
     def start(cls, agent_oid: str, target_upn: str, target_oid: str, target_name: str, phone: str,

@@ -6,6 +6,8 @@ that leaves the verification usable again, any failure after it leaves it spent.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..core import audit_events as events
 from ..core import verification as v
 from ..core.commands import RequestCode
@@ -105,6 +107,36 @@ async def reveal(s: Services, action: Action) -> ActionOutcome:
     key, record, etag = await load(s, action)
     record.check_action(str(action.data.get("vid", "")), action.agent.object_id, s.clock.now(), v.VERIFIED)
     return await release.release(s, action, key, record, etag)
+
+
+async def refresh(s: Services, action: Action) -> ActionOutcome:
+    """Teams asks for the requester's current view whenever the card is shown again: it never
+    carries the code, and once Entra would reject the code the view says so."""
+    requester = action.data.get("requester")
+    if requester and requester != action.agent.object_id:
+        raise VerificationError("This verification belongs to another agent; only they can continue it.")
+    key = state_key(action.agent.tenant_id, action.conversation_id, action.agent.object_id)
+    found = (await s.state.read([key])).get(key)
+    record = Verification.from_dict(found) if found else None
+    if record is None or record.vid != str(action.data.get("vid", "")):
+        return ActionOutcome(Text("This request was replaced or has ended."))
+    now, zone = s.clock.now(), agent_zone(action.timezone)
+    if record.status == v.RELEASED and record.accepted_until:
+        until = datetime.fromisoformat(record.accepted_until)
+        if now >= until:
+            return ActionOutcome(Text(f"Expired: the code released for {record.target_name} is no longer accepted "
+                                      "by Entra."))
+        return ActionOutcome(Text(f"A code for {record.target_name} was shown to you once; it is not shown again. "
+                                  f"Entra accepts it until {clock_text(until, zone)}."))
+    if record.status in (v.RELEASING, v.RELEASED):
+        return ActionOutcome(Text(f"A code for {record.target_name} was released."))
+    if record.status == v.CANCELLED:
+        return ActionOutcome(Text(f"Cancelled the verification for {record.target_name}. Nothing was released."))
+    if now >= record.expires_at():
+        return ActionOutcome(Text("This verification expired after 10 minutes. Start again with `code <upn>`."))
+    if v.CALLBACK in record.done:
+        return ActionOutcome(reveal_card(record))
+    return ActionOutcome(verify_card(record, zone))
 
 
 async def cancel_action(s: Services, action: Action) -> ActionOutcome:

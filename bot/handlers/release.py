@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..core import audit_events as events
 from ..core import verification as v
 from ..core.errors import DeliveryFailed, DependencyUnavailable, SeedUnusable, UserError, VerificationError
@@ -59,7 +61,9 @@ async def _release_locked(s: Services, action: Action, key: str, record: Verific
         if isinstance(error, UserError):
             await _audit_refusal(s, action, record, error)
         raise
-    await s.state.write({key: {**record.with_status(v.RELEASED).to_dict(), "e_tag": "*"}})
+    released = replace(record, status=v.RELEASED, released_at=now.isoformat(),
+                       accepted_until=window.accepted_until.isoformat())
+    await s.state.write({key: {**released.to_dict(), "e_tag": "*"}})
     card = CodeCard(record.target_name, record.target_upn, code, clock_text(window.step_start, zone),
                     clock_text(window.step_end, zone), clock_text(window.accepted_until, zone), zone_label(zone))
     return card, record.window.text, code

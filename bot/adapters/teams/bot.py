@@ -8,7 +8,7 @@ from botbuilder.core import Bot, CardFactory, InvokeResponse, MessageFactory, Tu
 from botbuilder.schema import Activity, ActivityTypes
 
 from ... import handlers
-from ...core.views import Text
+from ...core.views import Text, VerifyCard
 from .activity import UnknownAgent, action_of, turn_of
 from .cards import invoke_body, render
 
@@ -41,7 +41,7 @@ class OtpBot(Bot):
             await context.send_activity(MessageFactory.text(NO_IDENTITY))
             return
         for view in await handlers.handle_message(self._services, turn):
-            await context.send_activity(_message(view))
+            await context.send_activity(_message(view, context.activity.from_property.id))
 
     async def _on_invoke(self, context: TurnContext) -> None:
         # Answered here, unserialised: the SDK's own invoke path serialises the body twice (500 in 4.17.1).
@@ -63,10 +63,16 @@ async def _invoke_reply(context: TurnContext, response: InvokeResponse) -> None:
     await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=response))
 
 
-def _message(view) -> Activity:
+def _message(view, sender_id: str | None = None) -> Activity:
     if isinstance(view, Text):
         return MessageFactory.text(view.text)
-    return MessageFactory.attachment(CardFactory.adaptive_card(render(view)))
+    card = render(view)
+    if isinstance(view, VerifyCard) and sender_id:
+        # Universal Actions refresh: whenever Teams shows this card to the requester again, it asks us for
+        # their current view (verified, released, expired), so no code lingers in a re-rendered card.
+        card["refresh"] = {"userIds": [sender_id], "action": {
+            "type": "Action.Execute", "verb": "refresh", "data": {"vid": view.vid, "requester": view.requester}}}
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
 def _bot_was_added(activity: Activity) -> bool:
