@@ -24,9 +24,11 @@ from .core.seed_rows import RowProblem, SeedRow, check_header, parse_rows
 
 KEY_VAULT_CREATES_PER_10S = 300
 PACE_PER_SECOND = 25  # 250 per 10 s: headroom under Key Vault's 300 creates per 10 s
-DELETE_THE_FILE = ("Now delete the spreadsheet, and empty the recycle bin or trash: the seeds are in the vault, "
-                   "and the file is the only other copy.")
+DELETE_THE_FILE = ("Now delete the spreadsheet and every copy of it (recycle bin, e-mail attachments, OneDrive or "
+                   "SharePoint, backups): the seeds are in the vault, and each copy of the file holds every seed.")
 IMPORTED, REPLACED, UNCHANGED, FLAGGED, PROBLEM = "imported", "replaced", "unchanged", "flagged", "problem"
+HIDDEN = "(hidden)"
+SEED_AS_USER = "the username column holds what looks like a seed; check the file's columns (it is not shown)"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ async def import_file(path: Path, store: SecretStore, directory: Directory, audi
         raw = list(reader)
     users = {number: _user(row) for number, row in enumerate(raw, start=2)}
     rows, problems = parse_rows(raw)
-    report = ImportReport([RowOutcome(p.row, users[p.row], PROBLEM, p.reason) for p in problems])
+    report = ImportReport([RowOutcome(p.row, users[p.row], PROBLEM,
+                                      SEED_AS_USER if users[p.row] == HIDDEN else p.reason) for p in problems])
     interval = 1.0 / pace
     for index, row in enumerate(rows, start=1):
         _progress(out, index, len(rows))
@@ -120,7 +123,7 @@ async def _import_row(row: SeedRow, store, directory, audit, state, dry_run, rep
 def _user(row: dict) -> str:
     """The username column as shown in the summary: printable, short, and hidden if it looks like a seed."""
     text = "".join(ch for ch in (row.get("username") or "").strip() if ch.isprintable())[:60]
-    return "(hidden)" if looks_like_seed(text) else text
+    return HIDDEN if looks_like_seed(text) else text
 
 
 def _progress(out, done: int, total: int, width: int = 30) -> None:

@@ -39,5 +39,6 @@ class LifecycleSettings:
 def _days(env: Mapping[str, str], name: str, default: int) -> timedelta:
     raw = (env.get(name) or str(default)).strip()
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 365:
-        raise ConfigurationError(f"Refusing to start: {name} must be a whole number of days from 1 to 365, not {raw!r}.")
+        raise ConfigurationError(
+            f"Refusing to start: {name} must be a whole number of days from 1 to 365, not {raw!r}.")
     return int(raw) * DAY

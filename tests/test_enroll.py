@@ -166,7 +166,9 @@ async def test_an_active_seed_is_replaced_only_by_a_lead_who_ticks_replace(h):
 
 
 async def test_a_revoked_seed_may_be_replaced_by_any_agent(h):
-    assert texts(await h.say("revoke alice@contoso.example lost")) != []
+    assert texts(await h.say("revoke alice@contoso.example lost")) == [
+        "Revoked the token for Alice User (alice@contoso.example) (lost). Its seed is disabled and no code will be "
+        "released for it. For a new token, use `provision alice@contoso.example`."]
     body, _ = await h.click("enroll", form("2sk2 tsmk jp7k dbck", upn=ALICE.upn), user=BEN)
     assert shown(body)[0].startswith("Saved the token for Alice User")
     assert h.audit.entries[-1].details["previous"] == "revoked"

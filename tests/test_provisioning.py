@@ -195,7 +195,8 @@ async def test_every_audit_record_of_a_run_carries_its_run_id_and_the_token_ends
     runs = {r.details["run"] for r in h.audit.entries if r.event.startswith("provision.")}
     assert len(runs) == 1 and all(r.actor == "00000000-0000-4000-8000-0000000000a1" for r in h.audit.entries)
     assert h.store.seeds[DAVE.object_id].status.value == "shipped" and h.store.reads == 0
-    assert t.lines[-1] == "OTP Bot (in the thread): Ada Agent provisioned and shipped a token for Dave User (dave@contoso.example)."
+    assert t.lines[-1] == ("OTP Bot (in the thread): Ada Agent provisioned and shipped a token for Dave User "
+                           "(dave@contoso.example).")
 
 
 async def test_abort_before_and_after_the_seed_is_saved(h):

@@ -1,7 +1,7 @@
 """Summarise a py-spy `--format raw` profile (folded stacks): the frames with the most samples.
 
     python -m tests.bench.folded PROFILE.folded [--top 25] [--own]
-`--own` counts only samples whose innermost frame is the function (self time); the default counts every
+`--loop` keeps only the event loop's thread (py-spy also samples idle executor threads). `--own` counts only samples whose innermost frame is the function (self time); the default counts every
 sample with the function anywhere on the stack (inclusive time), once per sample.
 """
 
@@ -44,8 +44,11 @@ def main() -> None:
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--own", action="store_true")
+    parser.add_argument("--loop", action="store_true", help="only the event loop thread's samples")
     args = parser.parse_args()
     stacks = load(args.profile)
+    if args.loop:
+        stacks = [(frames, count) for frames, count in stacks if any("run_app (" in f for f in frames)]
     print(f"{sum(c for _, c in stacks)} samples ({'self' if args.own else 'inclusive'})")
     for name, count, pct in top(stacks, args.own, args.top):
         print(f"{pct:6.1f}%  {count:6d}  {name}")

@@ -10,6 +10,8 @@ from tests.bench.load import Result
 LABELS = {
     ("otpbot", "release"): "otpbot `code` release (3 turns)",
     ("otpbot", "help"): "otpbot `help`",
+    ("otpbot-tmpfs", "release"): "  same, SQLite on tmpfs (NOT durable)",
+    ("otpbot-tmpfs", "help"): "  same, SQLite on tmpfs (NOT durable)",
     ("stock", "echo"): "stock botbuilder echo (JWT ON)",
     ("probe", "echo"): "raw aiohttp probe (no auth)",
 }

@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from functools import partial
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=5, help="cold starts to take the median of")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of the bot's workloads here")
     parser.add_argument("--only", choices=("bot", "all"), default="all", help="skip the baselines")
+    parser.add_argument("--tmpfs-state", action="store_true",
+                        help="also run the bot with its SQLite files on /dev/shm (fsync costs nothing there: "
+                             "NOT durable; the table labels these rows)")
     args = parser.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     return asyncio.run(_main(args))
@@ -49,6 +53,12 @@ async def _main(args) -> int:
     try:
         await _cold_starts(world, session, report, args.starts)
         await _bot(world, session, report, args)
+        if args.tmpfs_state:
+            shm = Path(tempfile.mkdtemp(prefix="otpbot-bench-", dir="/dev/shm"))
+            try:
+                await _bot(world, session, report, args, "otpbot-tmpfs", shm)
+            finally:
+                shutil.rmtree(shm, ignore_errors=True)
         if args.only == "all":
             await _baseline(world, session, report, args, "stock", STOCK,
                             {"BENCH_APP_ID": "6b0c1f3e-8d2a-4c57-9e1b-3a7f5d2c9e40",
@@ -76,25 +86,29 @@ async def _cold_starts(world: World, session, report: Report, starts: int) -> No
     report.first_start_s, report.cold_starts = times[0], times[1:]
 
 
-async def _bot(world: World, session, report: Report, args) -> None:
-    env = procs.child_env(world.bot_env(world.tmp / "bot-data"), world.tmp / "pycache")
-    child = procs.spawn("bot", BOT, env, world.tmp)
+async def _bot(world: World, session, report: Report, args, system: str = "otpbot",
+               data_dir: Path | None = None) -> None:
+    env = procs.child_env(world.bot_env(data_dir or world.tmp / "bot-data"), world.tmp / "pycache")
+    child = procs.spawn(system, BOT, env, world.tmp)
     try:
         await procs.wait_healthy(child, session)
         driver = load.Driver(world, session, f"{child.url}/api/messages")
-        report.auth_checks["otpbot"] = await _forged_status(world, session, child)
+        if system == "otpbot":
+            report.auth_checks[system] = await _forged_status(world, session, child)
         kv_start, releases = world.kv_counts(), 0
         for c in args.concurrency:
-            with _profiler(args.profile, child, f"release-{c}", args.warmup + args.duration):
+            with _profiler(args.profile, child, f"{system}-release-{c}", args.warmup + args.duration):
                 result = await load.run("release", driver.release, c, args.warmup, args.duration)
-            report.add("otpbot", "release", result)
+            report.add(system, "release", result)
             releases += result.releases_all
         kv_mid = world.kv_counts()
         for c in args.concurrency:
-            with _profiler(args.profile, child, f"help-{c}", args.warmup + args.duration):
-                report.add("otpbot", "help", await load.run("help", partial(driver.say, "help"), c,
-                                                             args.warmup, args.duration))
+            with _profiler(args.profile, child, f"{system}-help-{c}", args.warmup + args.duration):
+                report.add(system, "help", await load.run("help", partial(driver.say, "help"), c,
+                                                           args.warmup, args.duration))
         kv_end = world.kv_counts()
+        if system != "otpbot":
+            return
         report.kv_secret_gets = kv_mid[("GET", "secret")] - kv_start[("GET", "secret")]
         report.kv_release_requests = sum((kv_mid - kv_start).values())
         report.kv_releases = releases
