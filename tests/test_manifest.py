@@ -22,7 +22,9 @@ from bot.packaging import PackagingError, build_app_package, parse_env_file, ren
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST_DIR = REPO / "manifest"
 OFFICIAL_SCHEMA = REPO.parent / "shared" / "schemas" / "teams" / "v1.30" / "MicrosoftTeams.schema.json"
-COMMANDS = {"help", "code", "enroll", "provision", "shipped", "delivered", "revoke", "pending", "audit"}
+from bot.core.commands import COMMANDS as CORE_COMMANDS
+
+COMMANDS = {c.name for c in CORE_COMMANDS}  # the manifest lists exactly what the bot understands
 
 SAMPLE = {
     "BOT_ID": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
