@@ -12,12 +12,15 @@ from . import web as edge
 from .core.policy import AllowListRoles, Authorizer
 from .core.window import WindowPolicy
 from .handlers import Services
+from .handlers.expiry import expire_due
+from .periodic import Periodic
 from .readiness import Readiness
 from .settings import Settings
 
 log = logging.getLogger("otpbot.app")
 SERVICES = web.AppKey("services", Services)
 STATE_CONTAINER, AUDIT_TABLE = "botstate", "audit"  # created by infra/modules/storage.bicep
+EXPIRY_INTERVAL_S = 20  # codes live about 90 s after their step; 20 s keeps "expired" timely
 
 
 def create_app(settings: Settings, **overrides: Any) -> web.Application:
@@ -50,7 +53,9 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     app[edge.ADAPTER] = make_adapter(authentication)
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
+    expiries = Periodic("expire-delivered-codes", EXPIRY_INTERVAL_S, lambda: expire_due(services))
     yield
+    await expiries.stop()
     await sweeper.stop()
     await authentication.connectors.close()
     for resource in (services.secrets, services.state, services.coordination, services.audit, graph):

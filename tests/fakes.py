@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from bot.core.errors import AuditWriteError, ConcurrencyConflict, DeliveryFailed, DependencyUnavailable, SeedNotFound
-from bot.core.models import AuditRecord, Person, Seed
+from bot.core.models import AuditRecord, Person, Seed, SentMessage
 
 
 class FakeClock:
@@ -143,6 +143,7 @@ class FakeNotifier:
     def __init__(self) -> None:
         self.to_users: list[tuple[str, object]] = []
         self.to_conversations: list[tuple[str, object]] = []
+        self.updates: list[tuple[SentMessage, object]] = []
         self.fail_users: set[str] = set()
         self.fail_conversations: set[str] = set()
 
@@ -150,13 +151,18 @@ class FakeNotifier:
         if object_id in self.fail_users:
             raise DeliveryFailed("send failed")
         self.to_users.append((object_id, message))
-        return f"proactive-{len(self.to_users)}"
+        return SentMessage(f"a:1on1-{object_id}", f"proactive-{len(self.to_users)}")
 
     async def to_conversation(self, conversation_id: str, message: object) -> str:
         if conversation_id in self.fail_conversations:
             raise DeliveryFailed("send failed")
         self.to_conversations.append((conversation_id, message))
-        return f"posted-{len(self.to_conversations)}"
+        return SentMessage(conversation_id, f"posted-{len(self.to_conversations)}")
+
+    async def update(self, sent: SentMessage, message: object) -> None:
+        if sent.conversation_id in self.fail_conversations:
+            raise DeliveryFailed("update failed")
+        self.updates.append((sent, message))
 
 
 class FakeGroups:

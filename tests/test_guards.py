@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from bot.adapters.group_roles import GroupRoles
+from bot.app import SERVICES
 from bot.core.errors import DependencyUnavailable
 from bot.core.models import Person
 from bot.core.views import ApprovalRequestCard, CodeCard, Text
@@ -309,6 +310,16 @@ async def test_direct_delivery_and_an_ambiguous_send_is_never_repeated(clock, tm
     assert shown(body) == ["The code for Alice User is in your 1:1 chat with me."]
     (to, card), = h.notifier.to_users
     assert to == ADA.oid and isinstance(card, CodeCard) and card.code == "361 520"
+    from bot.handlers.expiry import expire_due
+
+    services = h.client.app[SERVICES]
+    assert await expire_due(services) == 0  # still accepted by Entra until 09:01:30
+    h.clock.advance(seconds=80)
+    assert await expire_due(services) == 1
+    (sent, replacement), = h.notifier.updates
+    assert (sent.conversation_id, sent.activity_id) == (f"a:1on1-{ADA.oid}", "proactive-1")
+    assert replacement.text == "Expired: the code released for Alice User is no longer accepted by Entra."
+    assert await expire_due(services) == 0
     h.notifier.fail_users.add(ADA.oid)
     ada = await started(h)
     await verified(h, ada)

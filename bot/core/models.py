@@ -85,3 +85,11 @@ class AuditRecord:
     details: Mapping[str, str]
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """Where a proactive message landed, so it can be updated later (e.g. to say "expired")."""
+
+    conversation_id: str
+    activity_id: str

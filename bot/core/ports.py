@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Protocol
 
-from .models import AuditRecord, Person, Seed, TokenStatus
+from .models import AuditRecord, Person, Seed, SentMessage, TokenStatus
 
 
 class Clock(Protocol):
@@ -112,6 +112,8 @@ class Notifier(Protocol):
     that carries a code.
     """
 
-    async def to_user(self, object_id: str, message: object) -> str: ...
+    async def to_user(self, object_id: str, message: object) -> SentMessage: ...
 
-    async def to_conversation(self, conversation_id: str, message: object) -> str: ...
+    async def to_conversation(self, conversation_id: str, message: object) -> SentMessage: ...
+
+    async def update(self, sent: SentMessage, message: object) -> None: ...

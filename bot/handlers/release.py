@@ -15,6 +15,7 @@ from ..core.verification import Verification
 from ..core.views import ActionOutcome, CodeCard, Text
 from ..core.window import agent_zone, clock_text, plan_window, resolve_instant, zone_label
 from .context import CONVERSATION, DIRECT, Action, Services
+from .expiry import schedule_expiry
 from .notify import alert, mail_target
 
 LOCK_TTL_S = 30
@@ -33,10 +34,10 @@ async def release(s: Services, action: Action, key: str, record: Verification, e
         from .code import save
 
         await save(s, key, record.with_status(v.RELEASING), etag)  # the single-use lock
-        card, window_text, code = await _release_locked(s, action, key, record)
+        card, window_text, code, accepted_until = await _release_locked(s, action, key, record)
     finally:
         await s.coordination.release(lock, record.vid)
-    return await _deliver(s, action, record, card, code, window_text)
+    return await _deliver(s, action, record, card, code, window_text, accepted_until)
 
 
 async def _release_locked(s: Services, action: Action, key: str, record: Verification):
@@ -66,11 +67,11 @@ async def _release_locked(s: Services, action: Action, key: str, record: Verific
     await s.state.write({key: {**released.to_dict(), "e_tag": "*"}})
     card = CodeCard(record.target_name, record.target_upn, code, clock_text(window.step_start, zone),
                     clock_text(window.step_end, zone), clock_text(window.accepted_until, zone), zone_label(zone))
-    return card, record.window.text, code
+    return card, record.window.text, code, window.accepted_until
 
 
 async def _deliver(s: Services, action: Action, record: Verification, card: CodeCard, code: str,
-                   window_text: str) -> ActionOutcome:
+                   window_text: str, accepted_until) -> ActionOutcome:
     who = action.agent.display_name or "An agent"
     proofs = ", ".join(LABELS[p] for p in record.required)
     base = f"{who} released a sign-in code for {record.target_name} ({record.target_upn}), window {window_text}, " \
@@ -79,8 +80,10 @@ async def _deliver(s: Services, action: Action, record: Verification, card: Code
     shown = card
     if s.delivery == DIRECT:
         try:
-            await s.notifier.to_user(action.agent.object_id, card)
+            sent = await s.notifier.to_user(action.agent.object_id, card)
             shown = Text(f"The code for {record.target_name} is in your 1:1 chat with me.")
+            await schedule_expiry(s, sent, accepted_until, f"Expired: the code released for {record.target_name} "
+                                  "is no longer accepted by Entra.")
         except DeliveryFailed:  # outcome unknown: a message that carries a code is never re-sent
             await s.audit.append(events.DELIVERY_UNCERTAIN, action.agent.object_id, record.target_upn,
                                  {"vid": record.vid})

@@ -35,6 +35,12 @@ class Result:
     releases: int = 0  # inside the measured window
     first_error: str = ""
     releases_all: int = 0  # warm-up and stragglers included: what the Key Vault reads are divided by
+    server_cpu_s: float = float("nan")  # CPU time the server process used in the measured window
+    bench_cpu_s: float = float("nan")  # CPU time of this (load generator) process in the window
+
+    @property
+    def cpu_ms_per_turn(self) -> float:
+        return self.server_cpu_s / self.turns * 1000 if self.turns else float("nan")
 
     @property
     def rate(self) -> float:
@@ -129,7 +135,8 @@ def _is_current_code(seed: str, code: str) -> bool:
 Iteration = Callable[[Recorder, int, int, int], Awaitable[None]]
 
 
-async def run(name: str, iteration: Iteration, concurrency: int, warmup_s: float, duration_s: float) -> Result:
+async def run(name: str, iteration: Iteration, concurrency: int, warmup_s: float, duration_s: float,
+              server_cpu: Callable[[], float] = lambda: float("nan")) -> Result:
     """Warm up, then measure for `duration_s`; turns still in flight when it ends are not counted."""
     if concurrency > AGENTS:
         raise ValueError(f"at most {AGENTS} workers (one agent each)")
@@ -149,14 +156,15 @@ async def run(name: str, iteration: Iteration, concurrency: int, warmup_s: float
     tasks = [asyncio.create_task(worker(w)) for w in range(concurrency)]
     await asyncio.sleep(warmup_s)
     rec.measuring, rec.errors, rec.first_error = True, 0, ""
-    t0 = time.perf_counter()
+    t0, cpu0, own0 = time.perf_counter(), server_cpu(), time.process_time()
     await asyncio.sleep(duration_s)
     rec.measuring = False
     seconds = time.perf_counter() - t0
+    server_cpu_s, bench_cpu_s = server_cpu() - cpu0, time.process_time() - own0
     stop.set()
     await asyncio.wait(tasks, timeout=35)
     for task in tasks:
         task.cancel()
     return Result(name, concurrency, len(rec.latencies), seconds, rec.latencies, rec.errors, rec.releases,
-                  rec.first_error, rec.releases_all)
+                  rec.first_error, rec.releases_all, server_cpu_s, bench_cpu_s)
 

@@ -15,6 +15,7 @@ LABELS = {
     ("stock", "echo"): "stock botbuilder echo (JWT ON)",
     ("probe", "echo"): "raw aiohttp probe (no auth)",
 }
+WIDTH = 102
 P99_TARGET_MS = 10.0
 COLD_START_TARGET_S = 1.0
 RSS_TARGET_MB = 100.0
@@ -48,14 +49,18 @@ class Report:
         m = self.machine
         out = [f"otpbot bench — {m['nproc']} CPU ({m['cpu']}), Python {m['python']}, aiohttp {m['aiohttp']}; "
                f"load average before the run {self.load_before[0]:.2f}", ""]
-        out.append(f"{'workload':<34}{'conc':>5}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'turns':>8}{'errors':>8}")
-        out.append("-" * 83)
+        out.append(f"{'workload':<38}{'conc':>5}{'turns/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/turn':>12}"
+                   f"{'gen CPU':>8}{'turns':>7}{'errors':>7}")
+        out.append("-" * WIDTH)
         for (system, workload, c), r in self.results.items():
-            out.append(f"{LABELS[(system, workload)]:<34}{c:>5}{r.rate:>10.1f}{r.pct(50):>9.2f}{r.pct(99):>9.2f}"
-                       f"{r.turns:>8}{r.errors:>8}")
+            out.append(f"{LABELS[(system, workload)]:<38}{c:>5}{r.rate:>9.1f}{r.pct(50):>8.2f}{r.pct(99):>8.2f}"
+                       f"{r.cpu_ms_per_turn:>12.2f}{r.bench_cpu_s / r.seconds:>8.0%}{r.turns:>7}{r.errors:>7}")
             if r.errors:
                 out.append(f"{'':<39}first error: {r.first_error}")
-        out.append("-" * 83)
+        out.append("-" * WIDTH)
+        out.append("CPU ms/turn: the server process's user+system CPU time per turn (all threads); gen CPU: the "
+                   "bench process's CPU use (load generator, connector, OpenID server, Key Vault emulator) in "
+                   "cores.")
         concurrencies = sorted({c for (_, _, c) in self.results})
         for c in concurrencies:
             release, stock, probe = (self.rate("otpbot", "release", c), self.rate("stock", "echo", c),

@@ -98,14 +98,15 @@ async def _bot(world: World, session, report: Report, args, system: str = "otpbo
         kv_start, releases = world.kv_counts(), 0
         for c in args.concurrency:
             with _profiler(args.profile, child, f"{system}-release-{c}", args.warmup + args.duration):
-                result = await load.run("release", driver.release, c, args.warmup, args.duration)
+                result = await load.run("release", driver.release, c, args.warmup, args.duration,
+                                        child.cpu_seconds)
             report.add(system, "release", result)
             releases += result.releases_all
         kv_mid = world.kv_counts()
         for c in args.concurrency:
             with _profiler(args.profile, child, f"{system}-help-{c}", args.warmup + args.duration):
                 report.add(system, "help", await load.run("help", partial(driver.say, "help"), c,
-                                                           args.warmup, args.duration))
+                                                           args.warmup, args.duration, child.cpu_seconds))
         kv_end = world.kv_counts()
         if system != "otpbot":
             return
@@ -127,7 +128,7 @@ async def _baseline(world: World, session, report: Report, args, name: str, modu
         driver = load.Driver(world, session, f"{child.url}/api/messages")
         for c in args.concurrency:
             report.add(name, "echo", await load.run("echo", partial(driver.say, "hello"), c,
-                                                     args.warmup, args.duration))
+                                                     args.warmup, args.duration, child.cpu_seconds))
         report.rss_baselines[name] = child.peak_rss_mb()
     finally:
         await procs.stop(child)

@@ -9,6 +9,7 @@ from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
 
 from ...core.errors import DeliveryFailed
+from ...core.models import SentMessage
 from ...core.views import CodeCard, Text
 from .cards import render
 
@@ -31,7 +32,7 @@ class TeamsNotifier:
         if activity.recipient and activity.recipient.id:
             self._bot_id = activity.recipient.id
 
-    async def to_user(self, object_id: str, message: object) -> str:
+    async def to_user(self, object_id: str, message: object) -> SentMessage:
         connector = await self._connectors.create(self.service_url)
         params = ConversationParameters(
             is_group=False, bot=ChannelAccount(id=self._bot_id), members=[ChannelAccount(id=object_id)],
@@ -43,17 +44,27 @@ class TeamsNotifier:
             raise DeliveryFailed("could not open a 1:1 chat") from None
         return await self._send(connector, conversation.id, message)
 
-    async def to_conversation(self, conversation_id: str, message: object) -> str:
+    async def to_conversation(self, conversation_id: str, message: object) -> SentMessage:
         connector = await self._connectors.create(self.service_url)
         return await self._send(connector, conversation_id, message)
 
-    async def _send(self, connector, conversation_id: str, message: object) -> str:
+    async def update(self, sent: SentMessage, message: object) -> None:
+        connector = await self._connectors.create(self.service_url)
+        activity = _activity(message)
+        activity.id = sent.activity_id
+        try:
+            await connector.conversations.update_activity(sent.conversation_id, sent.activity_id, activity)
+        except Exception as error:
+            log.warning("proactive update failed: %s", type(error).__name__)
+            raise DeliveryFailed("update failed") from None
+
+    async def _send(self, connector, conversation_id: str, message: object) -> SentMessage:
         activity = _activity(message)
         attempts = 1 if isinstance(message, CodeCard) else 2
         for attempt in range(attempts):
             try:
                 response = await connector.conversations.send_to_conversation(conversation_id, activity)
-                return getattr(response, "id", "") or ""
+                return SentMessage(conversation_id, getattr(response, "id", "") or "")
             except Exception as error:
                 status = getattr(getattr(error, "response", None), "status_code", None)
                 if attempt + 1 < attempts and status in RETRYABLE:
