@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import sys
 from pathlib import Path
 
 from .core.errors import ConfigurationError, UserError
+from .net import is_loopback_host
 from .settings import Settings
 
 LOCAL_BANNER = (
@@ -86,7 +86,7 @@ def _serve(args) -> int:
         os.environ["OTPBOT_BIND"] = bind
         os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bot.wsgi:app"])
     host, port = args.host or "127.0.0.1", args.port or 3978
-    if not _is_loopback(host):
+    if not is_loopback_host(host):
         raise ConfigurationError(f"Refusing to start: local mode binds loopback only, not {host}.")
     settings = Settings.from_env(os.environ, local=True)
     from aiohttp import web
@@ -156,15 +156,6 @@ def _demo(args) -> int:
     for line in asyncio.run(install_demo(settings.data_dir, store)) or ["demo data already in place"]:
         print(line)
     return 0
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 if __name__ == "__main__":

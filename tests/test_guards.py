@@ -43,6 +43,18 @@ def shown(body) -> list[str]:
     return [b["text"] for b in body["value"]["body"] if b.get("type") == "TextBlock"]
 
 
+def hold_secret_reads(h) -> asyncio.Event:
+    """Key Vault reads wait until the returned event is set: a release stays in flight meanwhile."""
+    gate, original = asyncio.Event(), h.secrets.get_seed
+
+    async def slow_get_seed(object_id):
+        await gate.wait()
+        return await original(object_id)
+
+    h.secrets.get_seed = slow_get_seed
+    return gate
+
+
 def alerts(h) -> list[str]:
     return [m.text for conversation, m in h.notifier.to_conversations if conversation == ALERTS]
 
@@ -123,14 +135,7 @@ async def test_two_agents_releasing_for_the_same_target_at_once(h):
     ben = await started(h, user=BEN)
     await verified(h, ada)
     await verified(h, ben, user=BEN)
-    gate = asyncio.Event()
-    original = h.secrets.get_seed
-
-    async def slow_get_seed(object_id):
-        await gate.wait()
-        return await original(object_id)
-
-    h.secrets.get_seed = slow_get_seed
+    gate = hold_secret_reads(h)
     first = asyncio.create_task(h.click("reveal", ada))
     await asyncio.sleep(0.1)
     body, _ = await h.click("reveal", ben, user=BEN)
@@ -146,14 +151,7 @@ async def test_two_agents_releasing_for_the_same_target_at_once(h):
 async def test_the_same_activity_delivered_twice_while_the_first_is_running(h):
     ada = await started(h)
     await verified(h, ada)
-    gate = asyncio.Event()
-    original = h.secrets.get_seed
-
-    async def slow_get_seed(object_id):
-        await gate.wait()
-        return await original(object_id)
-
-    h.secrets.get_seed = slow_get_seed
+    gate = hold_secret_reads(h)
     activity = card_action("reveal", ada, service_url=h.connector.url)
     first = asyncio.create_task(h.client.post("/api/messages", json=activity))
     await asyncio.sleep(0.1)

@@ -9,10 +9,8 @@ aiohttp session instead of msrest's default sender, which runs `requests` in the
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import aiohttp
 from botbuilder.schema import Activity
@@ -31,6 +29,7 @@ from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
+from ...net import is_loopback_url
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 
 TO_CHANNEL_SCOPE = "https://api.botframework.com"
@@ -228,19 +227,3 @@ def production_credentials(app_type: str, app_id: str, password: str, tenant_id:
     if app_type == "UserAssignedMSI":
         return ManagedIdentityAppCredentials(app_id, oauth_scope=TO_CHANNEL_SCOPE)
     return MicrosoftAppCredentials(app_id, password, tenant_id, TO_CHANNEL_SCOPE)
-
-
-def is_loopback_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https"):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
