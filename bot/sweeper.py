@@ -13,11 +13,13 @@ import logging
 import os
 import secrets
 import socket
+from datetime import datetime
 from dataclasses import dataclass, field
 
 from .core import audit_events as events
 from .core.errors import DeliveryFailed, UserError
-from .core.lifecycle import TokenRecord, sweep_plan
+from .core.lifecycle import TokenRecord, sweep_plan, transition
+from .core.models import TokenStatus
 from .core.views import Text
 from .handlers.context import Services
 from .handlers.token_records import describe_last_event, token_records, update_record
@@ -34,6 +36,7 @@ class SweepReport:
     skipped: bool = False  # another instance holds the lease
     checked: int = 0
     disabled: list[str] = field(default_factory=list)  # UPNs
+    destroyed: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -41,8 +44,9 @@ class SweepReport:
         if self.skipped:
             return "Another instance is sweeping right now (it holds the sweeper lease); nothing was done."
         failed = f", {len(self.failed)} failed ({', '.join(self.failed)})" if self.failed else ""
-        return (f"Checked {self.checked} tokens: disabled {len(self.disabled)} seeds, posted {len(self.reminded)} "
-                f"reminders{failed}.")
+        destroyed = f", destroyed {len(self.destroyed)} revoked seeds" if self.destroyed else ""
+        return (f"Checked {self.checked} tokens: disabled {len(self.disabled)} seeds{destroyed}, posted "
+                f"{len(self.reminded)} reminders{failed}.")
 
 
 def instance_id() -> str:
@@ -73,6 +77,16 @@ async def _sweep(s: Services) -> SweepReport:
         except UserError as error:  # one token's trouble must not stop the sweep
             log.warning("sweeper could not disable a seed: %s", type(error).__name__)
             report.failed.append(token.upn)
+    for token in tokens:
+        revoked_at = records.get(token.object_id, {}).get("revoked_at")
+        if token.status is TokenStatus.REVOKED and revoked_at and \
+                now - datetime.fromisoformat(revoked_at) >= s.revoked_retention:
+            try:
+                await _destroy_revoked(s, token, now)
+                report.destroyed.append(token.upn)
+            except UserError as error:
+                log.warning("sweeper could not destroy a revoked seed: %s", type(error).__name__)
+                report.failed.append(token.upn)
     conversation = s.helpdesk_conversation or s.alerts_conversation
     if plan.remind and not conversation:
         log.warning("%d overdue tokens, but no helpdesk conversation is configured for reminders", len(plan.remind))
@@ -98,6 +112,18 @@ async def _disable(s: Services, token: TokenRecord, now) -> None:
         "reason": "expired" if expired else "max_age"})
     await s.secrets.disable(token.object_id)
     await update_record(s, token.object_id, disabled_at=now)
+
+
+async def _destroy_revoked(s: Services, token: TokenRecord, now) -> None:
+    """A revoked token is lost or its user has left: once the undo period is over, its seed has no purpose."""
+    transition(TokenStatus.REVOKED, TokenStatus.DESTROYED)
+    purge_date = await s.secrets.delete_and_purge(token.object_id)
+    scheduled = purge_date.isoformat() if purge_date else ""
+    await update_record(s, token.object_id, status=TokenStatus.DESTROYED.value, destroyed_at=now,
+                        purge_scheduled=scheduled)
+    await s.audit.append(events.TOKEN_DESTROYED, ACTOR, token.upn,
+                         {"reason": "revoked", "purged": "false" if purge_date else "true",
+                          "purge_scheduled": scheduled})
 
 
 def reminder(token: TokenRecord, now) -> str:

@@ -187,3 +187,18 @@ def test_otpbot_sweep_runs_once_with_the_apps_own_stores(tmp_path, monkeypatch, 
     adopted = asyncio.run(SqliteStorage(tmp_path / "state.sqlite").read(
         ["token/00000000-0000-4000-8000-0000000000c1"]))
     assert set(adopted["token/00000000-0000-4000-8000-0000000000c1"]) == {"upn", "burned_at", "adopted_at", "e_tag"}
+
+
+async def test_a_revoked_tokens_seed_is_destroyed_after_the_undo_period(h):
+    await h.state.write({f"token/{DAVE.object_id}": {"upn": DAVE.upn, "burned_at": T0, "status": "revoked",
+                                                      "revoked_at": T0}})
+    assert (await sweep_at(h, days=6, hours=23)).destroyed == []
+    report = await sweep_at(h, days=7)
+    assert report.destroyed == [DAVE.upn]
+    assert report.summary() == "Checked 4 tokens: disabled 0 seeds, destroyed 1 revoked seeds, posted 0 reminders."
+    assert DAVE.object_id not in h.store.seeds
+    destroyed = [r for r in h.audit.entries if r.event == "token.destroyed"]
+    assert [(r.actor, r.target, r.details) for r in destroyed] == [
+        ("otpbot-sweeper", DAVE.upn, {"reason": "revoked", "purged": "true", "purge_scheduled": ""})]
+    assert (await sweep_at(h, days=8)).destroyed == []
+    assert h.store.reads == 0

@@ -57,5 +57,6 @@ class Services:
     overdue_after: timedelta = timedelta(days=30)  # token lifecycle: see bot/lifecycle_settings.py
     max_seed_age: timedelta = timedelta(days=45)
     helpdesk_conversation: str | None = None  # sweeper reminders; falls back to alerts_conversation
+    revoked_retention: timedelta = timedelta(days=7)  # then the sweeper destroys a revoked token's seed
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))
     draining: bool = False  # set at shutdown: turns in flight finish, no new release starts

@@ -8,7 +8,7 @@
 Everything else is `Settings.from_env` (production mode: JWT validation against the OpenID metadata URL
 in OTPBOT_OPENID_METADATA_URL, SQLite state/audit with fsync, the CSV directory) and `create_app`.
 
-    BENCH_PORT=8123 BENCH_KV_URL=https://127.0.0.1:port BENCH_KV_CERT=cert.pem python -m tests.bench.bot_process
+    BENCH_PORT=8123 BENCH_KV_URL=https://127.0.0.1:port SSL_CERT_FILE=kv-cert.pem python -m tests.bench.bot_process
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ def main() -> None:
 
     configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "WARNING"))
     settings = Settings.from_env(os.environ)
+    # The emulator's certificate is trusted through SSL_CERT_FILE (set by the bench for this process), so the
+    # client keeps its production default, verify=True. A CA path in `connection_verify` (as the tests pass)
+    # makes azure-core build a new SSLContext per request, which defeats aiohttp's connection pool: a TLS
+    # handshake on every Key Vault read, which production does not pay.
     secrets = KeyVaultSecretStore.from_vault_url(
-        os.environ["BENCH_KV_URL"], StubCredential(), verify_challenge_resource=False,
-        connection_verify=os.environ["BENCH_KV_CERT"], api_version="7.6")
+        os.environ["BENCH_KV_URL"], StubCredential(), verify_challenge_resource=False, api_version="7.6")
     app = create_app(settings, secrets=secrets)
 
     async def stub_token(app: web.Application) -> None:  # after create_app's startup imported botframework

@@ -104,7 +104,7 @@ class World:
             "OTPBOT_OPENID_METADATA_URL": self.openid.metadata_url,
             "OTPBOT_LIMIT_PER_AGENT": PERMISSIVE_LIMIT, "OTPBOT_LIMIT_PER_TARGET": PERMISSIVE_LIMIT,
             "OTPBOT_LIMIT_GLOBAL": PERMISSIVE_LIMIT,
-            "BENCH_KV_URL": self.kv.url, "BENCH_KV_CERT": str(self.kv.cert.cert),
+            "BENCH_KV_URL": self.kv.url, "SSL_CERT_FILE": str(self.kv.cert.cert),
         }
 
     async def close(self) -> None:

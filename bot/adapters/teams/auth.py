@@ -1,16 +1,14 @@
 """BotFrameworkAuthentication for the CloudAdapter: strict in production, loopback-only in local mode.
 
 Both reuse connector clients per serviceUrl; the stock implementation rebuilds msrest clients
-and credentials on every turn, which is most of its CPU per turn. The clients send over one shared
-aiohttp session instead of msrest's default sender, which runs `requests` in the default thread pool
-(a thread hop, a second HTTP stack and GIL contention on every reply).
+and credentials on every turn, which is most of its CPU per turn. The clients share one aiohttp
+session (their wire is in adapter.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 
 import aiohttp
 from botbuilder.schema import Activity
@@ -23,13 +21,9 @@ from botframework.connector.auth import (
     ManagedIdentityAppCredentials,
     MicrosoftAppCredentials,
 )
-from msrest.exceptions import ClientRequestError
-from msrest.pipeline import AsyncHTTPSender, AsyncPipeline, Response, SansIOHTTPPolicy
-from msrest.pipeline.universal import RawDeserializer
-from msrest.universal_http.async_abc import AsyncClientResponse
-from multidict import CIMultiDict
 
 from ...net import is_loopback_url
+from .adapter import ActivitySerializer, connector_pipeline
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 
 TO_CHANNEL_SCOPE = "https://api.botframework.com"
@@ -52,17 +46,16 @@ class ReusingConnectorFactory(ConnectorFactory):
             if self._session is None:
                 # trust_env: proxies from the environment, as msrest's requests sender honoured them
                 self._session = aiohttp.ClientSession(trust_env=True)
-            client = ConnectorClient(self._credentials, base_url=service_url, pipeline_type=self._pipeline)
+            client = ConnectorClient(self._credentials, base_url=service_url, pipeline_type=lambda config:
+                                     connector_pipeline(config, self._credentials, lambda: self._session))
             # A message that carries a code must never be re-sent blindly; callers retry what is safe.
             client.config.retry_policy.retries = 0  # (the aiohttp sender never retries)
             client.config.connection.timeout = SEND_TIMEOUT_S
+            # The generated operations keep the serializer they were given; same models, faster body().
+            serializer = ActivitySerializer(client.conversations._serialize.dependencies)
+            client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
             self._clients[service_url] = client
         return client
-
-    def _pipeline(self, config) -> AsyncPipeline:
-        """msrest's default connector pipeline, with our sender: user agent, bearer token, body, log."""
-        return AsyncPipeline([config.user_agent_policy, _BearerPolicy(self._credentials), RawDeserializer(),
-                              config.http_logger_policy], _AiohttpSender(self, config))
 
     async def _warm_token(self) -> None:
         """msrest asks for the token synchronously on the event loop, and MSAL fetches it with blocking
@@ -84,65 +77,6 @@ class ReusingConnectorFactory(ConnectorFactory):
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-class _BearerPolicy(SansIOHTTPPolicy):
-    """msrest's AsyncRequestsCredentialsPolicy without a requests.Session: the credentials' own
-    signed_session() decides the header (a bearer token, or none when there is no app id)."""
-
-    def __init__(self, credentials) -> None:
-        self._credentials = credentials
-
-    def on_request(self, request, **kwargs) -> None:
-        signed = SimpleNamespace(headers={})
-        self._credentials.signed_session(signed)
-        if "Authorization" in signed.headers:
-            request.http_request.headers["Authorization"] = signed.headers["Authorization"]
-
-
-class _AiohttpSender(AsyncHTTPSender):
-    """Sends a connector request on the factory's aiohttp session, body read in full. Like the requests
-    sender it replaces: connect and read timeouts of config.connection.timeout each, no retries, network
-    errors raised as msrest's ClientRequestError; unlike it, redirects are not followed (the Bot Connector
-    API does not redirect, and a bearer token should not follow one)."""
-
-    def __init__(self, factory: ReusingConnectorFactory, config) -> None:
-        self._factory, self._config = factory, config
-
-    async def __aenter__(self) -> "_AiohttpSender":
-        return self
-
-    async def __aexit__(self, *exc_details) -> None:
-        pass  # the factory owns (and closes) the session
-
-    def build_context(self) -> None:
-        return None
-
-    async def send(self, request, **kwargs) -> Response:
-        http = request.http_request
-        seconds = self._config.connection.timeout
-        data = http.data.encode() if isinstance(http.data, str) else http.data
-        try:
-            async with self._factory._session.request(
-                    http.method, http.url, data=data, headers={**self._config.headers, **http.headers},
-                    allow_redirects=False, timeout=aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds),
-            ) as response:
-                body = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise ClientRequestError("Error occurred in request.", error) from error
-        return Response(request, _ReadResponse(http, response, body))
-
-
-class _ReadResponse(AsyncClientResponse):
-    def __init__(self, request, response: aiohttp.ClientResponse, body: bytes) -> None:
-        super().__init__(request, response)
-        self.status_code = response.status
-        self.headers = CIMultiDict(response.headers)
-        self.reason = response.reason
-        self._body = body
-
-    def body(self) -> bytes:
-        return self._body
 
 
 class _ScopedAuthentication(BotFrameworkAuthentication):
