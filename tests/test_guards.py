@@ -344,3 +344,25 @@ async def test_audit_command_is_for_leads_only(h):
                                            "2026-11-28 09:00:10 code.released"]
     assert facts[2]["value"].startswith("Ada Agent — vid: ")
     assert "ticket: INC-7, proofs: callback, window: now" in facts[2]["value"]
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def send(self, to_upn: str, subject: str, body: str) -> None:
+        self.sent.append((to_upn, subject, body))
+
+
+async def test_the_user_is_emailed_about_a_release_when_configured(clock, tmp_path):
+    mailer = RecordingMailer()
+    h = await start_harness(clock, tmp_path, mailer=mailer)
+    ada = await started(h)
+    await verified(h, ada)
+    await h.click("reveal", ada)
+    assert mailer.sent == [(
+        "alice@contoso.example", "A sign-in code was released for your account",
+        "A helpdesk agent released a sign-in code for your account (alice@contoso.example) at 2026-11-28 09:00 UTC. "
+        "If you did not call the helpdesk, report it to IT security at once and do not share any code you are given.")]
+    await h.client.close()
+    await h.connector.server.close()
