@@ -118,20 +118,24 @@ class _Writer:
                 raise
         except BaseException as error:  # nothing of this batch was committed: every caller fails
             outcomes = [(None, error)] * len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (value, error), (_, loop, future) in zip(outcomes, batch):
+            by_loop.setdefault(loop, []).append((future, value, error))
+        for loop, settled in by_loop.items():  # one wake-up of each loop per batch, not one per operation
             try:
-                loop.call_soon_threadsafe(_settle, future, value, error)
+                loop.call_soon_threadsafe(_settle, settled)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
                 pass
 
 
-def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller was cancelled; what it asked for is committed (or not) all the same
-        return
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
+def _settle(settled: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, value, error in settled:
+        if future.done():  # the caller was cancelled; what it asked for is committed (or not) all the same
+            continue
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
 
 
 class SqliteStorage(Storage):

@@ -40,6 +40,26 @@ def _stub_outbound_token() -> None:
     MicrosoftAppCredentials.get_access_token = get_access_token
 
 
+def _gc_stats() -> None:
+    """BENCH_GC_STATS=1: time the garbage collector; printed to the process log at exit (a diagnostic)."""
+    import atexit
+    import gc
+    import sys
+
+    spent, started = [[0, 0.0], [0, 0.0], [0, 0.0]], [0.0]
+
+    def timer(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[info["generation"]][0] += 1
+            spent[info["generation"]][1] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(timer)
+    atexit.register(lambda: print("gc: " + ", ".join(f"gen{g} {n} runs {t * 1000:.0f} ms" for g, (n, t)
+                                                      in enumerate(spent)), file=sys.stderr, flush=True))
+
+
 def main() -> None:
     from aiohttp import web
 
@@ -48,7 +68,9 @@ def main() -> None:
     from bot.logs import configure_logging
     from bot.settings import Settings
 
-    configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "WARNING"))
+    if os.environ.get("BENCH_GC_STATS"):
+        _gc_stats()
+    configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "INFO"))  # as production
     settings = Settings.from_env(os.environ)
     # The emulator's certificate is trusted through SSL_CERT_FILE (set by the bench for this process), so the
     # client keeps its production default, verify=True. A CA path in `connection_verify` (as the tests pass)

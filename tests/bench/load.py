@@ -36,11 +36,16 @@ class Result:
     first_error: str = ""
     releases_all: int = 0  # warm-up and stragglers included: what the Key Vault reads are divided by
     server_cpu_s: float = float("nan")  # CPU time the server process used in the measured window
+    loop_cpu_s: float = float("nan")  # of which its event loop thread
     bench_cpu_s: float = float("nan")  # CPU time of this (load generator) process in the window
 
     @property
     def cpu_ms_per_turn(self) -> float:
         return self.server_cpu_s / self.turns * 1000 if self.turns else float("nan")
+
+    @property
+    def loop_ms_per_turn(self) -> float:
+        return self.loop_cpu_s / self.turns * 1000 if self.turns else float("nan")
 
     @property
     def rate(self) -> float:
@@ -60,6 +65,7 @@ class Recorder:
     releases: int = 0
     releases_all: int = 0
     errors: int = 0
+    errors_all: int = 0  # warm-up included
     first_error: str = ""
     started: int = 0  # turns started, for the count bound
 
@@ -68,6 +74,7 @@ class Recorder:
             self.latencies.append(latency)
 
     def fail(self, error: Exception) -> None:
+        self.errors_all += 1
         self.errors += 1
         self.first_error = self.first_error or f"{type(error).__name__}: {error}"[:200]
 
@@ -136,7 +143,8 @@ Iteration = Callable[[Recorder, int, int, int], Awaitable[None]]
 
 
 async def run(name: str, iteration: Iteration, concurrency: int, warmup_s: float, duration_s: float,
-              server_cpu: Callable[[], float] = lambda: float("nan")) -> Result:
+              server_cpu: Callable[[], float] = lambda: float("nan"),
+              loop_cpu: Callable[[], float] = lambda: float("nan")) -> Result:
     """Warm up, then measure for `duration_s`; turns still in flight when it ends are not counted."""
     if concurrency > AGENTS:
         raise ValueError(f"at most {AGENTS} workers (one agent each)")
@@ -155,16 +163,18 @@ async def run(name: str, iteration: Iteration, concurrency: int, warmup_s: float
 
     tasks = [asyncio.create_task(worker(w)) for w in range(concurrency)]
     await asyncio.sleep(warmup_s)
+    if rec.errors_all:
+        print(f"  ({name} at {concurrency}: {rec.errors_all} failed turns during warm-up: {rec.first_error})")
     rec.measuring, rec.errors, rec.first_error = True, 0, ""
-    t0, cpu0, own0 = time.perf_counter(), server_cpu(), time.process_time()
+    t0, cpu0, loop0, own0 = time.perf_counter(), server_cpu(), loop_cpu(), time.process_time()
     await asyncio.sleep(duration_s)
     rec.measuring = False
     seconds = time.perf_counter() - t0
-    server_cpu_s, bench_cpu_s = server_cpu() - cpu0, time.process_time() - own0
+    server_cpu_s, loop_cpu_s, bench_cpu_s = server_cpu() - cpu0, loop_cpu() - loop0, time.process_time() - own0
     stop.set()
     await asyncio.wait(tasks, timeout=35)
     for task in tasks:
         task.cancel()
     return Result(name, concurrency, len(rec.latencies), seconds, rec.latencies, rec.errors, rec.releases,
-                  rec.first_error, rec.releases_all, server_cpu_s, bench_cpu_s)
+                  rec.first_error, rec.releases_all, server_cpu_s, loop_cpu_s, bench_cpu_s)
 

@@ -39,14 +39,22 @@ class Child:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used (all its threads), from /proc/<pid>/stat."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu(Path(f"/proc/{self.proc.pid}/stat"))
+
+    def loop_cpu_seconds(self) -> float:
+        """The same for its main thread alone (the event loop's)."""
+        return _cpu(Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/stat"))
 
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _cpu(stat: Path) -> float:
+    fields = stat.read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -56,7 +64,8 @@ def free_port() -> int:
 
 
 def child_env(extra: dict[str, str], pycache: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTPBOT_", "Microsoft", "BENCH_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTPBOT_", "Microsoft", "BENCH_"))
+           or k == "BENCH_GC_STATS"}
     # Bytecode is cached (under the bench's temp dir) as on a deployed server, where pip or the first run
     # wrote it; this machine sets PYTHONDONTWRITEBYTECODE, so without this every start would compile bot/.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -73,6 +82,18 @@ def spawn(name: str, module: str, env: dict[str, str], log_dir: Path) -> Child:
     proc = subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     return Child(name, proc, port, log, started)
+
+
+def spawn_gunicorn(env: dict[str, str], log_dir: Path) -> Child:
+    """The production entry point: `gunicorn --config gunicorn.conf.py bot.wsgi:app` (see bot/__main__.py)."""
+    port = free_port()
+    log = log_dir / "gunicorn.log"
+    env = {**env, "OTPBOT_BIND": f"127.0.0.1:{port}"}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bot.wsgi:app"],
+                            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=open(log, "ab"),
+                            stderr=subprocess.STDOUT)
+    return Child("gunicorn", proc, port, log, started)
 
 
 async def wait_healthy(child: Child, session: aiohttp.ClientSession) -> float:

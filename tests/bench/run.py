@@ -1,7 +1,10 @@
 """`make bench`: one run, one table. See docs/performance.md for what each number means.
 
     .venv/bin/python -m tests.bench [--duration 8] [--warmup 1.5] [--concurrency 8,64] [--starts 5]
-                                    [--profile DIR]   # py-spy the bot during each of its workloads
+                                    [--only cold|bot] [--no-tmpfs] [--profile DIR]
+
+The bot, the stock botbuilder echo bot and the raw aiohttp probe each run alone, in their own process; the
+load generator, the loopback Bot Connector, the OpenID server and the Key Vault emulator run in this one.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -22,7 +25,7 @@ import aiohttp
 
 from tests.bench import load, procs
 from tests.bench.report import Report
-from tests.bench.world import World, build_world
+from tests.bench.world import APP_ID, World, build_world
 from tests.teams import message
 
 BOT, STOCK, PROBE = "tests.bench.bot_process", "tests.bench.stock_echo", "tests.bench.probe"
@@ -35,11 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds before each")
     parser.add_argument("--concurrency", default="8,64", help="comma-separated worker counts (max 64)")
     parser.add_argument("--starts", type=int, default=5, help="cold starts to take the median of")
-    parser.add_argument("--profile", type=Path, help="write py-spy profiles of the bot's workloads here")
-    parser.add_argument("--only", choices=("bot", "all"), default="all", help="skip the baselines")
-    parser.add_argument("--tmpfs-state", action="store_true",
-                        help="also run the bot with its SQLite files on /dev/shm (fsync costs nothing there: "
-                             "NOT durable; the table labels these rows)")
+    parser.add_argument("--only", choices=("cold", "bot", "all"), default="all",
+                        help="cold: cold starts only; bot: no baselines")
+    parser.add_argument("--no-tmpfs", dest="tmpfs_state", action="store_false",
+                        help="skip the second bot run with its SQLite files on /dev/shm (where fsync costs nothing: "
+                             "NOT durable, labelled so; it shows what the disk costs)")
+    parser.add_argument("--profile", type=Path, help="py-spy the bot during each of its workloads, into DIR "
+                                                     "(summarise with python -m tests.bench.folded)")
     args = parser.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     return asyncio.run(_main(args))
@@ -47,13 +52,16 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _main(args) -> int:
     began = time.perf_counter()
-    report = Report(machine=_machine(), load_before=os.getloadavg())
     world = await build_world()
+    report = Report(machine=_machine(world.tmp), load_before=os.getloadavg())
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
         await _cold_starts(world, session, report, args.starts)
-        await _bot(world, session, report, args)
-        if args.tmpfs_state:
+        if args.only == "cold":
+            args.tmpfs_state = False
+        else:
+            await _bot(world, session, report, args)
+        if args.tmpfs_state and Path("/dev/shm").is_dir():
             shm = Path(tempfile.mkdtemp(prefix="otpbot-bench-", dir="/dev/shm"))
             try:
                 await _bot(world, session, report, args, "otpbot-tmpfs", shm)
@@ -61,8 +69,7 @@ async def _main(args) -> int:
                 shutil.rmtree(shm, ignore_errors=True)
         if args.only == "all":
             await _baseline(world, session, report, args, "stock", STOCK,
-                            {"BENCH_APP_ID": "6b0c1f3e-8d2a-4c57-9e1b-3a7f5d2c9e40",
-                             "BENCH_METADATA_URL": world.openid.metadata_url})
+                            {"BENCH_APP_ID": APP_ID, "BENCH_METADATA_URL": world.openid.metadata_url})
             await _baseline(world, session, report, args, "probe", PROBE, {})
     finally:
         await session.close()
@@ -75,15 +82,26 @@ async def _main(args) -> int:
 
 
 async def _cold_starts(world: World, session, report: Report, starts: int) -> None:
-    times = []
-    for i in range(1 + starts):  # the first start writes the bytecode cache; it is reported, not counted
-        env = procs.child_env(world.bot_env(world.tmp / f"cold-{i}"), world.tmp / "pycache")
-        child = procs.spawn("bot-cold", BOT, env, world.tmp)
-        try:
-            times.append(await procs.wait_healthy(child, session))
-        finally:
-            await procs.stop(child)
-    report.first_start_s, report.cold_starts = times[0], times[1:]
+    """Process start to the first 200 from /healthz, for the production entry point (gunicorn with the aiohttp
+    worker, bot.wsgi:app, as App Service runs it) and for the bench's own composition; interleaved."""
+    times: dict[str, list[float]] = {"gunicorn": [], "bench": []}
+    for i in range(1 + starts):  # the first round writes the bytecode cache; it is reported, not counted
+        for entry in times:
+            # One data dir per entry point: a restart finds its SQLite files in place, as a deployed bot does.
+            env = procs.child_env(world.bot_env(world.tmp / f"cold-{entry}"), world.tmp / "pycache")
+            env.pop("SSL_CERT_FILE")  # the machine's CA bundle, as in production: aiohttp loads it at import
+            if "SSL_CERT_FILE" in os.environ:
+                env["SSL_CERT_FILE"] = os.environ["SSL_CERT_FILE"]
+            if entry == "gunicorn":
+                child = procs.spawn_gunicorn(env, world.tmp)
+            else:
+                child = procs.spawn("bot-cold", BOT, env, world.tmp)
+            try:
+                times[entry].append(await procs.wait_healthy(child, session))
+            finally:
+                await procs.stop(child)
+    report.first_start_s = times["gunicorn"][0]
+    report.cold_starts, report.cold_starts_bench = times["gunicorn"][1:], times["bench"][1:]
 
 
 async def _bot(world: World, session, report: Report, args, system: str = "otpbot",
@@ -97,24 +115,21 @@ async def _bot(world: World, session, report: Report, args, system: str = "otpbo
             report.auth_checks[system] = await _forged_status(world, session, child)
         kv_start, releases = world.kv_counts(), 0
         for c in args.concurrency:
-            with _profiler(args.profile, child, f"{system}-release-{c}", args.warmup + args.duration):
-                result = await load.run("release", driver.release, c, args.warmup, args.duration,
-                                        child.cpu_seconds)
+            result = await _measure(args, child, f"{system}-release-{c}", driver.release, c)
             report.add(system, "release", result)
             releases += result.releases_all
         kv_mid = world.kv_counts()
         for c in args.concurrency:
-            with _profiler(args.profile, child, f"{system}-help-{c}", args.warmup + args.duration):
-                report.add(system, "help", await load.run("help", partial(driver.say, "help"), c,
-                                                           args.warmup, args.duration, child.cpu_seconds))
+            report.add(system, "help", await _measure(args, child, f"{system}-help-{c}",
+                                                       partial(driver.say, "help"), c))
         kv_end = world.kv_counts()
-        if system != "otpbot":
-            return
-        report.kv_secret_gets = kv_mid[("GET", "secret")] - kv_start[("GET", "secret")]
-        report.kv_release_requests = sum((kv_mid - kv_start).values())
-        report.kv_releases = releases
-        report.kv_help_requests = sum((kv_end - kv_mid).values())
-        report.rss_mb = child.peak_rss_mb()
+        if system == "otpbot":
+            report.kv_secret_gets = kv_mid[0][("GET", "secret")] - kv_start[0][("GET", "secret")]
+            report.kv_release_requests = sum((kv_mid[0] - kv_start[0]).values())
+            report.kv_challenges = sum((kv_mid[1] - kv_start[1]).values())
+            report.kv_releases = releases
+            report.kv_help_requests = sum((kv_end[0] - kv_mid[0]).values()) + sum((kv_end[1] - kv_mid[1]).values())
+            report.rss_mb = child.peak_rss_mb()
     finally:
         await procs.stop(child)
 
@@ -127,11 +142,17 @@ async def _baseline(world: World, session, report: Report, args, name: str, modu
             report.auth_checks[name] = await _forged_status(world, session, child)
         driver = load.Driver(world, session, f"{child.url}/api/messages")
         for c in args.concurrency:
-            report.add(name, "echo", await load.run("echo", partial(driver.say, "hello"), c,
-                                                     args.warmup, args.duration, child.cpu_seconds))
+            report.add(name, "echo", await _measure(args, child, f"{name}-{c}", partial(driver.say, "hello"), c))
         report.rss_baselines[name] = child.peak_rss_mb()
     finally:
         await procs.stop(child)
+
+
+async def _measure(args, child: procs.Child, name: str, iteration, concurrency: int) -> load.Result:
+    with _profiler(args.profile if child.name.startswith("otpbot") else None, child, name,
+                   args.warmup + args.duration):
+        return await load.run(name, iteration, concurrency, args.warmup, args.duration, child.cpu_seconds,
+                              child.loop_cpu_seconds)
 
 
 async def _forged_status(world: World, session, child: procs.Child) -> int:
@@ -143,7 +164,8 @@ async def _forged_status(world: World, session, child: procs.Child) -> int:
 
 
 class _profiler:
-    """py-spy record of the bot for one workload (only with --profile; py-spy must be in the venv)."""
+    """py-spy record of the bot for one workload (only with --profile; py-spy must be in the venv). Non-blocking
+    sampling: the process is not paused, so the numbers of a profiled run stay close to an unprofiled one."""
 
     def __init__(self, out: Path | None, child: procs.Child, name: str, seconds: float) -> None:
         self.out, self.child, self.name, self.seconds = out, child, name, seconds
@@ -154,8 +176,9 @@ class _profiler:
             self.out.mkdir(parents=True, exist_ok=True)
             spy = Path(sys.executable).parent / "py-spy"
             self.proc = subprocess.Popen(
-                [str(spy), "record", "--pid", str(self.child.proc.pid), "--format", "raw", "--rate", "200",
-                 "--duration", str(int(self.seconds)), "--output", str(self.out / f"{self.name}.folded")],
+                [str(spy), "record", "--pid", str(self.child.proc.pid), "--format", "raw", "--rate", "250",
+                 "--nonblocking", "--duration", str(int(self.seconds)),
+                 "--output", str(self.out / f"{self.name}.folded")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
 
@@ -167,9 +190,18 @@ class _profiler:
                 self.proc.kill()
 
 
-def _machine() -> dict[str, str]:
+def _machine(state_dir: Path) -> dict[str, str]:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
     return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "aiohttp": aiohttp.__version__}
+            "aiohttp": aiohttp.__version__, "state_fs": _filesystem(state_dir)}
 
+
+def _filesystem(path: Path) -> str:
+    """`ext4 (/dev/vda)`: the mount that holds `path`, from /proc/mounts."""
+    best = ("", "?", "?")
+    for line in Path("/proc/mounts").read_text().splitlines():
+        device, mount, kind = line.split()[:3]
+        if str(path.resolve()).startswith(mount.rstrip("/") + "/") and len(mount) > len(best[0]):
+            best = (mount, kind, device)
+    return f"{best[1]} ({best[2]}, {path.parent})"

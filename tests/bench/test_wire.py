@@ -24,6 +24,7 @@ from bot.adapters.teams.bot import _message
 from bot.adapters.teams.cards import render
 from bot.core.commands import COMMANDS
 from bot.core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
+from bot import web
 from bot.web import activity_from
 from tests.teams import card_action, message
 
@@ -138,3 +139,25 @@ def _outcome(deserialize, payload):
         return deserialize(copy.deepcopy(payload))
     except Exception as error:  # the edge answers 400 for any of them; the same one either way
         return type(error), str(error)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_well_typed_activities_take_the_fast_path_and_deserialise_as_msrest_does(seed):
+    rng = random.Random(1000 + seed)
+    maybe = lambda value: value if rng.random() < 0.7 else None  # noqa: E731
+    payload = rng.choice([message, lambda t, **kw: card_action("verify", {"vid": t}, **kw)])(
+        "code alice@contoso.example", timezone=maybe("Europe/Berlin"))
+    mention = {"type": "mention", "text": "<at>b</at>", "mentioned": {"id": "b", "name": "B"}}
+    if rng.random() < 0.5:
+        mention["extra"] = _json(rng)
+    payload.update({k: v for k, v in {
+        "value": maybe(_json(rng)), "channelData": maybe(_json(rng)),
+        "localTimestamp": maybe("2026-11-28T10:00:00+01:00"), "entities": maybe([mention]),
+        "membersAdded": maybe([{"id": "28:bot", "name": maybe("Bot"), "aadObjectId": maybe("oid"),
+                                "extra": _json(rng)}]),
+        "listenFor": maybe(["a", "b"]), "historyDisclosed": maybe(rng.random() < 0.5), "extra": maybe(_json(rng)),
+    }.items() if v is not None})
+    payload["from"]["userRole"] = maybe("user")
+    fast = web._READER.model(Activity, copy.deepcopy(payload))  # raises if it would fall back
+    assert fast == Activity().deserialize(copy.deepcopy(payload))
+    assert fast.conversation.additional_properties == {"tenantId": payload["conversation"]["tenantId"]}

@@ -88,9 +88,10 @@ class World:
     token: str  # the Bot Connector's bearer token for the bots (signed once, reused like the real service's)
     forged_token: str
 
-    def kv_counts(self) -> Counter:
+    def kv_counts(self) -> tuple[Counter, Counter]:
+        """(authenticated requests, token-less requests answered with the 401 challenge), by (method, kind)."""
         with self.kv._lock:  # noqa: SLF001 (the emulator's own lock for its counters)
-            return Counter(self.kv.counts) + Counter(self.kv.challenges)
+            return Counter(self.kv.counts), Counter(self.kv.challenges)
 
     def bot_env(self, data_dir: Path) -> dict[str, str]:
         """Production-mode settings (Settings.from_env) for the bot process."""

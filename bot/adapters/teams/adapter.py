@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from botbuilder.integration.aiohttp import CloudAdapter
 from msrest.exceptions import ClientRequestError, SerializationError
 from msrest.pipeline import AsyncHTTPSender, AsyncPipeline, Response, SansIOHTTPPolicy
@@ -22,6 +23,7 @@ from msrest.pipeline.universal import RawDeserializer
 from msrest.serialization import Model, Serializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
+from yarl import URL
 
 log = logging.getLogger("otpbot.teams")
 
@@ -43,7 +45,17 @@ async def _on_turn_error(context, error: Exception) -> None:
 def connector_pipeline(config, credentials, session: Callable[[], aiohttp.ClientSession]) -> AsyncPipeline:
     """msrest's default connector pipeline with our sender: user agent, bearer token, body, HTTP log."""
     return AsyncPipeline([config.user_agent_policy, _BearerPolicy(credentials), RawDeserializer(),
-                          config.http_logger_policy], _AiohttpSender(session, config))
+                          config.http_logger_policy], _AiohttpSender(session, config, _env_proxy(config.base_url)))
+
+
+def _env_proxy(url: str) -> tuple | None:
+    """The proxy the environment names for this service URL (HTTPS_PROXY, NO_PROXY...), looked up once per
+    client. The requests sender honoured these; aiohttp's own trust_env would look them (and ~/.netrc) up
+    in a worker thread on every request."""
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except (LookupError, ValueError):
+        return None
 
 
 class _BearerPolicy(SansIOHTTPPolicy):
@@ -66,8 +78,9 @@ class _AiohttpSender(AsyncHTTPSender):
     errors raised as msrest's ClientRequestError; unlike it, redirects are not followed (the Bot Connector
     API does not redirect, and a bearer token should not follow one)."""
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], config) -> None:
+    def __init__(self, session: Callable[[], aiohttp.ClientSession], config, proxy: tuple | None) -> None:
         self._session, self._config = session, config
+        self._proxy = {"proxy": proxy[0], "proxy_auth": proxy[1]} if proxy else {}
 
     async def __aenter__(self) -> "_AiohttpSender":
         return self
@@ -86,6 +99,7 @@ class _AiohttpSender(AsyncHTTPSender):
             async with self._session().request(
                     http.method, http.url, data=data, headers={**self._config.headers, **http.headers},
                     allow_redirects=False, timeout=aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds),
+                    **self._proxy,
             ) as response:
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -44,8 +44,7 @@ class ReusingConnectorFactory(ConnectorFactory):
         client = self._clients.get(service_url)
         if client is None:
             if self._session is None:
-                # trust_env: proxies from the environment, as msrest's requests sender honoured them
-                self._session = aiohttp.ClientSession(trust_env=True)
+                self._session = aiohttp.ClientSession()  # proxies: see adapter._env_proxy
             client = ConnectorClient(self._credentials, base_url=service_url, pipeline_type=lambda config:
                                      connector_pipeline(config, self._credentials, lambda: self._session))
             # A message that carries a code must never be re-sent blindly; callers retry what is safe.

@@ -9,6 +9,7 @@ serviceUrl claim is bound to the activity.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -109,12 +110,12 @@ class BotConnectorTokenValidator:
         if scheme != "Bearer" or not token:
             raise AuthenticationFailed("missing bearer token")
         try:
-            header = jwt.get_unverified_header(token)
+            alg, kid = _header_of(token)
         except jwt.PyJWTError:
             raise AuthenticationFailed("malformed token") from None
-        if header.get("alg") != "RS256":
+        if alg != "RS256":
             raise AuthenticationFailed("token algorithm not allowed")
-        key = await self._keys.get(str(header.get("kid", "")))
+        key = await self._keys.get(kid)
         if key is None:
             raise AuthenticationFailed("unknown signing key")
         if key.endorsements and channel_id not in key.endorsements:
@@ -131,6 +132,16 @@ class BotConnectorTokenValidator:
         if _norm_url(claimed_url) != _norm_url(service_url):
             raise AuthenticationFailed("serviceUrl does not match the token")
         return claims
+
+
+@functools.lru_cache(maxsize=256)
+def _header_of(token: str) -> tuple[object, str]:
+    """(alg, kid) from the token's header, unverified: it only picks the key; jwt.decode then parses and checks
+    the whole token again, every time. The Bot Connector sends one token for up to an hour, and each PyJWT
+    parse scans every byte of the token in Python (~0.1 ms here), so the last headers are remembered.
+    Failures are not cached; 256 entries of ~1 KB bound what a flood of different tokens can hold."""
+    header = jwt.get_unverified_header(token)
+    return header.get("alg"), str(header.get("kid", ""))
 
 
 def _norm_url(url: str) -> str:
