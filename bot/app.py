@@ -158,10 +158,34 @@ def _secret_store(settings: Settings):
         from .adapters.local_store import LocalSecretStore
 
         return LocalSecretStore(settings.data_dir / "seeds.enc", settings.data_dir / "seeds.key")
-    from .adapters.keyvault import KeyVaultSecretStore
 
-    return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, _LazyDefaultAzureCredential(),
-                                              owns_credential=True)
+    def key_vault():
+        from .adapters.keyvault import KeyVaultSecretStore
+
+        return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, _LazyDefaultAzureCredential(),
+                                                  owns_credential=True)
+
+    return _OnFirstUse(key_vault)
+
+
+class _OnFirstUse:
+    """A port built when it is first used. For Key Vault: nothing needs the SDK (~35 ms to import) before the
+    first seed is read, so the start does not wait for it. Its attributes are the built store's own; close()
+    closes the store only if it was built."""
+
+    def __init__(self, build) -> None:
+        self._build, self._built = build, None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # ours are set in __init__; never build for introspection
+            raise AttributeError(name)
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
+
+    async def close(self) -> None:
+        if self._built is not None:
+            await self._built.close()
 
 
 class _LazyDefaultAzureCredential:

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
-import botbuilder.schema
 from aiohttp import web
 from botbuilder.core import BotAdapter, serializer_helper
-from botbuilder.schema import Activity
-from msrest import Deserializer
-from msrest.serialization import Model
+
+from .adapters.teams.wire import activity_from
 
 log = logging.getLogger("otpbot.web")
 ADAPTER = web.AppKey("adapter", BotAdapter)
@@ -71,119 +67,6 @@ async def messages(request: web.Request) -> web.Response:
         return web.Response(status=200)
     body = response.body if isinstance(response.body, (dict, list, type(None))) else serializer_helper(response.body)
     return web.json_response(body, status=response.status)
-
-
-def activity_from(payload: dict) -> Activity:
-    """The Activity msrest's `Activity().deserialize(payload)` gives, faster (see _ActivityReader)."""
-    try:
-        return _READER.model(Activity, payload)
-    except _Unusual:
-        return _READER(Activity.__name__, payload)
-
-
-class _Unusual(Exception):
-    """A payload the fast path leaves to msrest."""
-
-
-class _ActivityReader(Deserializer):
-    """msrest's Deserializer, built once, with a fast path for well-typed JSON.
-
-    `Activity().deserialize(payload)` builds a throwaway Activity, a dict of every schema model and a
-    Deserializer on every call, then walks each of Activity's 42 attributes through generic dispatch. Here
-    each model class's attributes are planned once, and a payload whose values have the JSON types the
-    schema declares (strings, booleans, integers, nested models and lists of them, any JSON in `object`
-    fields, ISO dates parsed by msrest itself) becomes the same Activity: the same attribute values, the
-    same copies of `object` fields, the same `additional_properties` for unknown keys. Any other payload —
-    a number where a string is declared, a string where a model is, a type the plan does not know — goes
-    to msrest whole, so its conversions and its errors are exactly msrest's. tests/bench/test_wire.py
-    compares both on random payloads.
-    """
-
-    def __init__(self) -> None:
-        super().__init__({k: v for k, v in vars(botbuilder.schema).items() if isinstance(v, type)})
-        self._plans: dict[type, tuple[list, frozenset]] = {}
-
-    def model(self, cls: type, data: Any) -> Any:
-        if type(data) is not dict:
-            raise _Unusual()
-        plan, known = self._plans.get(cls) or self._plan(cls)
-        kwargs = {}
-        for attr, key, kind, target in plan:
-            raw = data.get(key)
-            if raw is None:
-                kwargs[attr] = None
-            elif kind is str or kind is bool or kind is int:
-                if type(raw) is not kind:
-                    raise _Unusual()
-                kwargs[attr] = raw
-            elif kind == "object":
-                kwargs[attr] = _json_copy(raw)
-            elif kind == "model":
-                kwargs[attr] = self.model(target, raw)
-            elif kind == "models" or kind == "strs":
-                if type(raw) is not list:
-                    raise _Unusual()
-                kwargs[attr] = [None if v is None else self.model(target, v) if kind == "models" else _exact_str(v)
-                                for v in raw]
-            elif kind == "iso-8601":
-                try:
-                    kwargs[attr] = self.deserialize_data(raw, kind)
-                except Exception:
-                    raise _Unusual() from None
-            else:
-                raise _Unusual()
-        instance = cls(**kwargs)
-        extra = data.keys() - known
-        if extra:
-            instance.additional_properties = {k: data[k] for k in extra}
-        return instance
-
-    def _plan(self, cls: type) -> tuple[list, frozenset]:
-        if cls._validation or "_subtype_map" in cls.__dict__:
-            raise _Unusual()
-        plan, known = [], set()
-        for attr, desc in cls._attribute_map.items():
-            key, data_type = desc["key"], desc["type"]
-            if not isinstance(data_type, str) or not key or "." in key:
-                raise _Unusual()  # flattened keys, additional-properties maps: msrest
-            known.add(key)
-            inner = self.dependencies.get(data_type.strip("[]{}"))
-            is_model = isinstance(inner, type) and issubclass(inner, Model)
-            if data_type in ("str", "bool", "int"):
-                plan.append((attr, key, {"str": str, "bool": bool, "int": int}[data_type], None))
-            elif data_type in ("object", "iso-8601"):
-                plan.append((attr, key, data_type, None))
-            elif data_type == "[str]":
-                plan.append((attr, key, "strs", None))
-            elif is_model and data_type == f"[{inner.__name__}]":
-                plan.append((attr, key, "models", inner))
-            elif is_model and data_type == inner.__name__:
-                plan.append((attr, key, "model", inner))
-            else:
-                plan.append((attr, key, "other", None))  # floats, dicts, bytes: msrest, for the whole payload
-        self._plans[cls] = result = (plan, frozenset(known))
-        return result
-
-
-def _json_copy(value: Any) -> Any:
-    """msrest's deserialize_object on parsed JSON: a deep copy."""
-    kind = type(value)
-    if kind is dict:
-        return {k: _json_copy(v) for k, v in value.items()}
-    if kind is list:
-        return [_json_copy(v) for v in value]
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return value
-    raise _Unusual()
-
-
-def _exact_str(value: Any) -> str:
-    if type(value) is not str:
-        raise _Unusual()
-    return value
-
-
-_READER = _ActivityReader()
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:

@@ -10,7 +10,7 @@ from bot.core.models import Algorithm, Person, Seed, TokenStatus, TotpParams
 from bot.settings import Settings
 from tests.fakes import (FakeClock, FakeDirectory, FakeNotifier, FakeSecretStore, MemoryAuditLog,
                          MemoryCoordination, MemoryState)
-from tests.teams import ADA, BEN, TENANT, LoopbackConnector, card_action, message
+from tests.teams import ADA, LoopbackConnector, card_action, message
 
 ALICE = Person("alice@contoso.example", "00000000-0000-4000-8000-0000000000c1", "Alice User",
                "+44 20 7946 0958", "mia@contoso.example")

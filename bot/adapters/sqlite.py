@@ -95,7 +95,10 @@ class _Writer:
                     stopping = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except BaseException as error:  # never leave a caller waiting on a writer that died
+                self._hand_back([(None, error)] * len(batch), batch)
         self._db.close()
 
     def _commit(self, batch: list) -> None:
@@ -118,6 +121,10 @@ class _Writer:
                 raise
         except BaseException as error:  # nothing of this batch was committed: every caller fails
             outcomes = [(None, error)] * len(batch)
+        self._hand_back(outcomes, batch)
+
+    @staticmethod
+    def _hand_back(outcomes: list, batch: list) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (value, error), (_, loop, future) in zip(outcomes, batch):
             by_loop.setdefault(loop, []).append((future, value, error))
@@ -166,7 +173,7 @@ class SqliteStorage(Storage):
                 if expected not in (None, "*"):
                     row = db.execute("SELECT etag FROM state WHERE key = ?", (key,)).fetchone()
                     if row is None or row[0] != expected:
-                        raise ConcurrencyConflict(f"etag mismatch for state key")
+                        raise ConcurrencyConflict("etag mismatch for state key")
                 db.execute(
                     "INSERT INTO state (key, value, etag) VALUES (?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, etag = excluded.etag",

@@ -54,6 +54,7 @@ async def _main(args) -> int:
     began = time.perf_counter()
     world = await build_world()
     report = Report(machine=_machine(world.tmp), load_before=os.getloadavg())
+    report.commit_ms = _commit_latency_ms(world.tmp / "commit-probe.sqlite")
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
         await _cold_starts(world, session, report, args.starts)
@@ -188,6 +189,26 @@ class _profiler:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def _commit_latency_ms(path: Path, commits: int = 50) -> float:
+    """Median time of one small SQLite commit with the bot's settings (WAL, synchronous=FULL) on this disk."""
+    import sqlite3
+    import statistics
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    times = []
+    for i in range(commits):
+        began = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t VALUES (?, ?)", (i, "x" * 200))
+        db.execute("COMMIT")
+        times.append(time.perf_counter() - began)
+    db.close()
+    return statistics.median(times) * 1000
 
 
 def _machine(state_dir: Path) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The fast paths found by the bench produce exactly what msrest produces.
 
-ActivitySerializer.body (bot/adapters/teams/adapter.py) against msrest's Serializer.body, on every kind of
+ActivitySerializer.body (bot/adapters/teams/wire.py) against msrest's Serializer.body, on every kind of
 activity the bot sends (with the conversation reference applied, as the adapter sends them) and on random
 activities, compared as JSON text (key order included).
 """
@@ -19,13 +19,13 @@ from botbuilder.schema import (Activity, ActivityTypes, Attachment, ChannelAccou
                                ConversationParameters, Entity, Mention)
 from msrest import Serializer
 
-from bot.adapters.teams.adapter import ActivitySerializer
+from bot.adapters.teams.wire import ActivitySerializer
 from bot.adapters.teams.bot import _message
 from bot.adapters.teams.cards import render
 from bot.core.commands import COMMANDS
 from bot.core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
-from bot import web
-from bot.web import activity_from
+from bot.adapters.teams import wire
+from bot.adapters.teams.wire import activity_from
 from tests.teams import card_action, message
 
 MODELS = {k: v for k, v in vars(connector_models).items() if isinstance(v, type)}
@@ -158,6 +158,6 @@ def test_well_typed_activities_take_the_fast_path_and_deserialise_as_msrest_does
         "listenFor": maybe(["a", "b"]), "historyDisclosed": maybe(rng.random() < 0.5), "extra": maybe(_json(rng)),
     }.items() if v is not None})
     payload["from"]["userRole"] = maybe("user")
-    fast = web._READER.model(Activity, copy.deepcopy(payload))  # raises if it would fall back
+    fast = wire._READER.model(Activity, copy.deepcopy(payload))  # raises if it would fall back
     assert fast == Activity().deserialize(copy.deepcopy(payload))
     assert fast.conversation.additional_properties == {"tenantId": payload["conversation"]["tenantId"]}

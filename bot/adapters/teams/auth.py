@@ -23,7 +23,8 @@ from botframework.connector.auth import (
 )
 
 from ...net import is_loopback_url
-from .adapter import ActivitySerializer, connector_pipeline
+from .adapter import connector_pipeline
+from .wire import ActivitySerializer
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 
 TO_CHANNEL_SCOPE = "https://api.botframework.com"
