@@ -8,6 +8,8 @@ PORT ?= 3978
 PLAYGROUND_PORT ?= 56150
 # The whole suite runs in a loopback-only network namespace, so nothing the tests start (Agents
 # Playground, Azurite, emulators) can reach beyond this machine. Non-root users get a user namespace.
+# Without a desktop (no xdg-open) the Playground crashes trying to open a browser: tell it not to.
+PLAYGROUND_ENV := $(shell command -v xdg-open >/dev/null 2>&1 || echo TEAMSAPPTESTER_BROWSER=none)
 NETNS := $(shell [ "$$(id -u)" = 0 ] && echo "unshare -n" || echo "unshare -rn")
 
 .PHONY: run test test-fast bench package requirements check-infra clean
@@ -18,7 +20,7 @@ run: $(PY_STAMP) $(NODE_STAMP)
 	trap 'kill $$bot 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do curl -fs http://127.0.0.1:$(PORT)/healthz >/dev/null && break; sleep 0.2; done; \
 	echo "Open http://localhost:$(PLAYGROUND_PORT) and type: help"; \
-	node_modules/.bin/agentsplayground -e http://127.0.0.1:$(PORT)/api/messages -c msteams \
+	$(PLAYGROUND_ENV) node_modules/.bin/agentsplayground -e http://127.0.0.1:$(PORT)/api/messages -c msteams \
 		-p $(PLAYGROUND_PORT) --disable-telemetry
 
 test: $(PY_STAMP) $(NODE_STAMP)
