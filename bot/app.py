@@ -67,11 +67,12 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     from .sweeper import start_sweeper
 
     session = aiohttp.ClientSession()
-    graph = _graph(settings, session) if settings.uses_graph and not overrides.get("graph_off") else None
+    credential = None if settings.local else _LazyDefaultAzureCredential()  # one identity, one token cache
+    graph = _graph(session, credential) if settings.uses_graph and not overrides.get("graph_off") else None
     authentication = overrides.get("authentication") or _authentication(settings, session)
     notifier = overrides.get("notifier") or TeamsNotifier(authentication.connectors, f"28:{settings.app_id}",
                                                           settings.tenant_id, settings.service_url)
-    services = _services(settings, overrides, notifier, graph)
+    services = _services(settings, overrides, notifier, graph, credential)
     sweeper = start_sweeper(services, overrides.get("lifecycle"))  # lifecycle settings; the daily sweep
     app[SERVICES] = services
     app[edge.READINESS] = Readiness(services)
@@ -85,8 +86,8 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     await expiries.stop()
     await sweeper.stop()
     await authentication.connectors.close()
-    for resource in (services.secrets, services.state, services.coordination, services.audit, graph):
-        await _close(resource)
+    for resource in (services.secrets, services.state, services.coordination, services.audit, graph, credential):
+        await close_resource(resource)
     await session.close()
 
 
@@ -111,7 +112,7 @@ async def _drain(services: Services) -> None:
     log.info("shutting down: finishing in-flight turns, starting no new release")
 
 
-async def _close(resource) -> None:
+async def close_resource(resource) -> None:
     close = getattr(resource, "close", None)
     if close is not None:
         result = close()
@@ -119,14 +120,14 @@ async def _close(resource) -> None:
             await result
 
 
-def _services(settings: Settings, overrides: dict, notifier, graph) -> Services:
+def _services(settings: Settings, overrides: dict, notifier, graph, credential) -> Services:
     from .adapters.clock import SystemClock
 
     clock = overrides.get("clock") or SystemClock()
     roles = overrides.get("roles") or _roles(settings, graph)
-    shared = _azure_storage(settings, clock) if settings.storage_account_url else {}
+    shared = _azure_storage(settings, clock, credential) if settings.storage_account_url else {}
     return Services(
-        secrets=overrides.get("secrets") or _secret_store(settings),
+        secrets=overrides.get("secrets") or _secret_store(settings, credential),
         directory=overrides.get("directory") or _directory(settings, graph),
         state=overrides.get("state") or shared.get("state") or _state(settings),
         audit=overrides.get("audit") or shared.get("audit") or _audit(settings, clock),
@@ -153,7 +154,7 @@ def _roles(settings: Settings, graph):
     return AllowListRoles(settings.agent_object_ids, settings.lead_object_ids, settings.privileged_object_ids)
 
 
-def _secret_store(settings: Settings):
+def _secret_store(settings: Settings, credential):
     if settings.local:
         from .adapters.local_store import LocalSecretStore
 
@@ -162,8 +163,7 @@ def _secret_store(settings: Settings):
     def key_vault():
         from .adapters.keyvault import KeyVaultSecretStore
 
-        return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, _LazyDefaultAzureCredential(),
-                                                  owns_credential=True)
+        return KeyVaultSecretStore.from_vault_url(settings.keyvault_url, credential)
 
     return _OnFirstUse(key_vault)
 
@@ -189,9 +189,10 @@ class _OnFirstUse:
 
 
 class _LazyDefaultAzureCredential:
-    """DefaultAzureCredential, imported and built when Key Vault first asks for a token: azure.identity
-    (with msal) takes ~0.1 s to import, which would otherwise delay /healthz at every start. Its methods
-    are DefaultAzureCredential's own (get_token_info too, which Key Vault's policy prefers when present)."""
+    """DefaultAzureCredential, imported and built when a client first asks for a token: azure.identity
+    (with msal) takes ~0.1 s to import, which would otherwise delay /healthz at every start. One instance
+    serves Key Vault, Graph and Storage, so the managed identity has one token cache. Its methods are
+    DefaultAzureCredential's own (get_token_info too, which Key Vault's policy prefers when present)."""
 
     def __init__(self) -> None:
         self._credential = None
@@ -220,12 +221,10 @@ class _LazyDefaultAzureCredential:
         await self.close()
 
 
-def _graph(settings: Settings, session: aiohttp.ClientSession):
-    from azure.identity.aio import DefaultAzureCredential
-
+def _graph(session: aiohttp.ClientSession, credential):
     from .adapters.graph import GraphClient
 
-    return GraphClient(session, DefaultAzureCredential(), owns_credential=True)
+    return GraphClient(session, credential)
 
 
 def _directory(settings: Settings, graph):
@@ -258,22 +257,26 @@ def _coordination(settings: Settings, clock):
     return SqliteCoordination(settings.data_dir / "state.sqlite", clock)
 
 
-def _azure_storage(settings: Settings, clock) -> dict:
+def _azure_storage(settings: Settings, clock, credential) -> dict:
     """Several instances share state through Azure Storage, with the managed identity (no keys)."""
-    from azure.identity.aio import DefaultAzureCredential
-
-    from .adapters.azure_audit import TableAuditLog
     from .adapters.azure_storage import BlobCoordination, BlobStorage, container_client
 
-    credential = DefaultAzureCredential()
     blobs = container_client(settings.storage_account_url, STATE_CONTAINER, credential)
     return {"state": BlobStorage(blobs), "coordination": BlobCoordination(blobs, clock),
-            "audit": TableAuditLog.from_account_url(settings.table_account_url, AUDIT_TABLE, credential, clock)}
+            "audit": _table_audit(settings, clock, credential)}
+
+
+def _table_audit(settings: Settings, clock, credential, owns_credential: bool = False):
+    from .adapters.azure_audit import TableAuditLog
+
+    return TableAuditLog.from_account_url(settings.table_account_url, AUDIT_TABLE, credential, clock,
+                                          owns_credential=owns_credential)
 
 
 def build_audit(settings: Settings, clock):
+    """The audit log alone, for the CLI; close it when done."""
     if settings.table_account_url:
-        return _azure_storage(settings, clock)["audit"]
+        return _table_audit(settings, clock, _LazyDefaultAzureCredential(), owns_credential=True)
     return _audit(settings, clock)
 
 

@@ -32,19 +32,22 @@ def main(argv: list[str]) -> int:
 
 async def _run(args, settings: Settings) -> int:
     from .adapters.clock import SystemClock
-    from .app import build_audit
+    from .app import build_audit, close_resource
 
     audit = build_audit(settings, SystemClock())
-    if args.action == "verify":
-        broken = await audit.verify()
-        if broken is None:
-            print(f"audit chain intact: {len(await audit.records())} records")
-            return 0
-        print(f"audit chain broken at record {broken}: it or its predecessor was changed or removed")
-        return 1
-    since = datetime.combine(args.since, time(0), tzinfo=timezone.utc) if args.since else None
-    write_records(await audit.records(since), args.format, sys.stdout)
-    return 0
+    try:
+        if args.action == "verify":
+            broken = await audit.verify()
+            if broken is None:
+                print(f"audit chain intact: {len(await audit.records())} records")
+                return 0
+            print(f"audit chain broken at record {broken}: it or its predecessor was changed or removed")
+            return 1
+        since = datetime.combine(args.since, time(0), tzinfo=timezone.utc) if args.since else None
+        write_records(await audit.records(since), args.format, sys.stdout)
+        return 0
+    finally:
+        await close_resource(audit)
 
 
 def write_records(records, fmt: str, out) -> None:

@@ -8,13 +8,12 @@ Reads only metadata, never a seed's value.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
 import socket
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .core import audit_events as events
 from .core.errors import DeliveryFailed, UserError
@@ -24,11 +23,13 @@ from .core.views import Text
 from .handlers.context import Services
 from .handlers.token_records import describe_last_event, token_records, update_record
 from .lifecycle_settings import LifecycleSettings
+from .periodic import Periodic
 
 log = logging.getLogger("otpbot.sweeper")
 LEASE_KEY = "lease/sweeper"
 LEASE_TTL_S = 15 * 60  # far longer than a sweep; a crashed holder blocks the next one for at most this long
 ACTOR = "otpbot-sweeper"
+TASK_NAME = "sweeper"
 
 
 @dataclass
@@ -132,36 +133,16 @@ def reminder(token: TokenRecord, now) -> str:
             f" If it has arrived, a lead marks it `delivered {token.upn}`; if it is lost, `revoke {token.upn} lost`.")
 
 
-class Sweeper:
-    """The in-process schedule: the first sweep a little after start, then one a day; every instance runs one and
-    the lease lets a single instance sweep at a time."""
-
-    def __init__(self, services: Services, settings: LifecycleSettings) -> None:
-        self._services, self._settings = services, settings
-        self._instance = instance_id()
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> "Sweeper":
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        await asyncio.sleep(self._settings.first_sweep_after.total_seconds())
-        while True:
-            try:
-                log.info("sweep: %s", (await sweep_once(self._services, self._instance)).summary())
-            except Exception as error:  # keep the schedule; the next sweep tries again
-                log.error("sweep failed: %s", type(error).__name__)
-            await asyncio.sleep(self._settings.sweep_every.total_seconds())
-
-
-def start_sweeper(services: Services, settings: LifecycleSettings | None = None) -> Sweeper:
-    """Applies the lifecycle settings to `services` and starts the daily sweep; app.py calls it on startup."""
+def start_sweeper(services: Services, settings: LifecycleSettings | None = None) -> Periodic:
+    """Applies the lifecycle settings to `services` and starts the daily sweep; app.py calls it on startup.
+    Every instance runs the schedule; the lease lets one sweep at a time. The first sweep waits a little,
+    so a new instance settles first."""
     settings = settings or LifecycleSettings.from_env(os.environ)
     settings.apply(services)
-    return Sweeper(services, settings).start()
+    instance = instance_id()
+
+    async def sweep() -> None:
+        log.info("sweep: %s", (await sweep_once(services, instance)).summary())
+
+    return Periodic(TASK_NAME, settings.sweep_every.total_seconds(), sweep,
+                    first_after_s=settings.first_sweep_after.total_seconds())

@@ -32,6 +32,10 @@ class Harness:
         self.secrets, self.audit, self.state = secrets, audit, state
         self.coordination, self.notifier, self.directory = coordination, notifier, directory
 
+    async def close(self) -> None:
+        await self.client.close()
+        await self.connector.server.close()
+
     async def say(self, text: str, **kw) -> list[dict]:
         response = await self.client.post("/api/messages", json=message(text, service_url=self.connector.url, **kw))
         assert response.status == 200, await response.text()
@@ -88,5 +92,4 @@ async def start_harness(clock, tmp_path, state=None, connector=None, env: dict |
 async def harness(clock, tmp_path):
     harness = await start_harness(clock, tmp_path)
     yield harness
-    await harness.client.close()
-    await harness.connector.server.close()
+    await harness.close()

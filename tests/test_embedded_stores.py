@@ -1,6 +1,6 @@
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -85,3 +85,17 @@ async def test_local_directory_exact_matches_only(tmp_path):
     bad.write_text("upn,object_id\n")
     with pytest.raises(ValueError):
         LocalDirectory(bad)
+
+
+async def test_audit_records_since_is_filtered_at_the_boundary(tmp_path):
+    clock = FakeClock()
+    audit = SqliteAuditLog(tmp_path / "audit.sqlite", clock)
+    await audit.append("a", "ada", "x", {})
+    clock.advance(seconds=0.5)
+    middle = clock.now()
+    await audit.append("b", "ada", "x", {})
+    clock.advance(seconds=1)
+    await audit.append("c", "ada", "x", {})
+    assert [r.event for r in await audit.records(middle)] == ["b", "c"]
+    assert [r.event for r in await audit.records(middle + timedelta(microseconds=1))] == ["c"]
+    assert [r.event for r in await audit.records()] == ["a", "b", "c"]

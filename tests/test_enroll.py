@@ -24,8 +24,7 @@ async def h(clock, tmp_path):
     harness = await lifecycle_harness(clock, tmp_path, Seed(ALICE.object_id, ALICE.upn, ENTRA,
                                                             status=TokenStatus.SHIPPED))
     yield harness
-    await harness.client.close()
-    await harness.connector.server.close()
+    await harness.close()
 
 
 def form(seed, code=ENTRA_NOW, upn=DAVE.upn, **fields) -> dict:

@@ -36,8 +36,7 @@ def test_the_scan_would_find_a_seed_in_any_spelling():
 async def h(clock, tmp_path):
     harness = await lifecycle_harness(clock, tmp_path)
     yield harness
-    await harness.client.close()
-    await harness.connector.server.close()
+    await harness.close()
 
 
 async def test_nothing_the_bot_produced_contains_a_seed(h, caplog):

@@ -78,15 +78,19 @@ class Transcript:
                 for r in self.h.audit.entries]
 
 
-async def provision_dave(h) -> Transcript:
-    t = Transcript(h)
+async def to_step_seven(t: Transcript) -> dict:
     card = await t.say("provision dave@contoso.example")
     for _ in range(2):
         card = await t.press(card, "Done")
     card = await t.press(card, "Check code and save", ENROLLMENT)
     for _ in range(3):
         card = await t.press(card, "Done")
-    await t.press(card, "Shipped", SHIPMENT)
+    return card
+
+
+async def provision_dave(h) -> Transcript:
+    t = Transcript(h)
+    await t.press(await to_step_seven(t), "Shipped", SHIPMENT)
     return t
 
 
@@ -95,8 +99,7 @@ async def _recorded(tmp_path: Path) -> Transcript:
     try:
         return await provision_dave(h)
     finally:
-        await h.client.close()
-        await h.connector.server.close()
+        await h.close()
 
 
 def transcript() -> str:
@@ -186,8 +189,7 @@ def test_the_whole_provisioning_transcript():
 async def h(clock, tmp_path):
     harness = await lifecycle_harness(clock, tmp_path)
     yield harness
-    await harness.client.close()
-    await harness.connector.server.close()
+    await harness.close()
 
 
 async def test_every_audit_record_of_a_run_carries_its_run_id_and_the_token_ends_shipped(h):
@@ -240,12 +242,7 @@ async def test_a_wrong_code_keeps_step_three_and_stale_or_foreign_clicks_do_noth
 
 async def test_step_seven_checks_the_shipment_fields(h):
     t = Transcript(h)
-    card = await t.say("provision dave@contoso.example")
-    for _ in range(2):
-        card = await t.press(card, "Done")
-    card = await t.press(card, "Check code and save", ENROLLMENT)
-    for _ in range(3):
-        card = await t.press(card, "Done")
+    card = await to_step_seven(t)
     again = await t.press(card, "Shipped", {"carrier": "DHL", "tracking": "JD 0146"})
     assert card_lines(again)[1] == (
         "Use `shipped alice@contoso.com [carrier] [tracking]`; carrier and tracking are single words of letters, "

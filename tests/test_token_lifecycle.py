@@ -29,8 +29,7 @@ def seed(person, status=BURNED, **fields) -> Seed:
 async def h(clock, tmp_path):
     harness = await lifecycle_harness(clock, tmp_path, seed(ALICE), seed(BOB, SHIPPED), seed(CAROL, DELIVERED))
     yield harness
-    await harness.client.close()
-    await harness.connector.server.close()
+    await harness.close()
 
 
 def trail(h) -> list[tuple]:
@@ -82,8 +81,7 @@ async def test_purge_protection_says_when_key_vault_will_purge(clock, tmp_path):
     assert trail(h)[-1] == ("token.destroyed", LEE.oid, BOB.upn,
                             {"purged": "false", "purge_scheduled": "2027-02-26T09:00:10+00:00"})
     assert (await record(h, BOB))["purge_scheduled"] == "2027-02-26T09:00:10+00:00"
-    await h.client.close()
-    await h.connector.server.close()
+    await h.close()
 
 
 @pytest.mark.parametrize("status", [BURNED, SHIPPED, DELIVERED])
@@ -225,16 +223,14 @@ async def test_pending_ages_come_from_the_enrollment_and_overdue_is_configurable
     ]
     assert await record(h, DAVE) == {"upn": DAVE.upn, "burned_at": "2026-11-28T09:00:10+00:00",
                                      "adopted_at": "2026-11-28T09:00:10+00:00"}  # adopted: its age counts from now
-    await h.client.close()
-    await h.connector.server.close()
+    await h.close()
 
 
 async def test_pending_with_nothing_pending(clock, tmp_path):
     h = await lifecycle_harness(clock, tmp_path)
     assert await pending_facts(h) == (
         ["Tokens not delivered yet: 0", "Overdue: more than 30 days since the token was burned."], [])
-    await h.client.close()
-    await h.connector.server.close()
+    await h.close()
 
 
 @pytest.mark.parametrize("env, message", [

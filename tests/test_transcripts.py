@@ -301,8 +301,7 @@ async def test_a_restart_does_not_lose_the_dialog(clock, tmp_path):
                                  connector=first.connector)
     body, _ = await second.click("reveal", {"vid": vid})
     assert invoke_texts(body)[1] == "361 520"
-    await second.client.close()
-    await second.connector.server.close()
+    await second.close()
 
 
 async def test_an_entra_80_bit_seed_releases_a_code(harness):

@@ -17,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -231,9 +231,11 @@ class SqliteAuditLog:
         return AuditRecord(seq, datetime.fromisoformat(at), event, actor, target, details, prev, digest)
 
     async def records(self, since: datetime | None = None) -> list[AuditRecord]:
-        rows = self._db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
-        out = [AuditRecord(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
-        return [r for r in out if since is None or r.at >= since]
+        # `at` is stored as UTC ISO-8601, which sorts as text: the filter runs in SQLite, not over every row.
+        after = (since or datetime.min.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+        rows = self._db.execute("SELECT * FROM audit WHERE at >= ? ORDER BY seq", (after,)).fetchall()
+        return [AuditRecord(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], json.loads(r[5]), r[6], r[7])
+                for r in rows]
 
     async def verify(self) -> int | None:
         prev = GENESIS
