@@ -9,10 +9,11 @@ serviceUrl claim is bound to the activity.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import aiohttp
 import jwt
@@ -22,6 +23,7 @@ BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 CLOCK_SKEW_S = 300  # Bot Framework's own allowance
 METADATA_TTL_S = 24 * 3600
 UNKNOWN_KID_REFRESH_S = 300  # a flood of random kids must not turn into a flood of fetches
+VERIFIED_TOKENS_KEPT = 256  # the Bot Connector reuses a token for up to an hour; a few per channel/region
 
 
 class AuthenticationFailed(Exception):
@@ -100,15 +102,63 @@ def _signing_key(jwk: object) -> tuple[str, SigningKey] | None:
     return jwk["kid"], SigningKey(public_key, tuple(endorsements))
 
 
+@dataclass(frozen=True)
+class _Verified:
+    claims: dict
+    kid: str
+    key: SigningKey
+    not_after: float  # exp + leeway
+
+
 class BotConnectorTokenValidator:
-    def __init__(self, app_id: str, keys: OpenIdKeys) -> None:
+    """Checks the token of every request. A token whose signature and static claims (issuer, audience,
+    expiry) were verified is remembered, keyed by its exact text, as long as it is unexpired and its key is
+    still the one published: verifying the same bytes with the same key gives the same answer, and RSA plus
+    PyJWT's parsing were the largest CPU cost of a turn (docs/performance.md). What depends on the request
+    is checked every time: the channel's endorsement, the serviceUrl, and the expiry against the clock.
+    Only successes are remembered, so a flood of forged tokens costs a verification each and evicts nothing."""
+
+    def __init__(self, app_id: str, keys: OpenIdKeys, *, clock: Callable[[], float] = time.time) -> None:
         self._app_id = app_id
         self._keys = keys
+        self._clock = clock
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+
+    @property
+    def remembered_tokens(self) -> int:
+        return len(self._verified)
 
     async def validate(self, auth_header: str, channel_id: str, service_url: str) -> dict:
         scheme, _, token = (auth_header or "").partition(" ")
         if scheme != "Bearer" or not token:
             raise AuthenticationFailed("missing bearer token")
+        verified = await self._remembered(token)
+        if verified is None:
+            verified = await self._verify(token)
+        if verified.key.endorsements and channel_id not in verified.key.endorsements:
+            raise AuthenticationFailed("signing key not endorsed for this channel")
+        claimed_url = verified.claims.get("serviceurl")
+        if not isinstance(claimed_url, str) or not claimed_url:
+            raise AuthenticationFailed("token has no serviceurl claim")
+        if _norm_url(claimed_url) != _norm_url(service_url):
+            raise AuthenticationFailed("serviceUrl does not match the token")
+        self._remember(token, verified)
+        return dict(verified.claims)
+
+    async def _remembered(self, token: str) -> _Verified | None:
+        verified = self._verified.get(token)
+        if verified is None:
+            return None
+        if self._clock() > verified.not_after:
+            del self._verified[token]
+            raise AuthenticationFailed("token rejected (ExpiredSignatureError)")
+        if await self._keys.get(verified.kid) is not verified.key:  # rotated or refreshed: verify again
+            self._verified.pop(token, None)
+            return None
+        self._verified.move_to_end(token)
+        return verified
+
+    async def _verify(self, token: str) -> _Verified:
         try:
             alg, kid = _header_of(token)
         except jwt.PyJWTError:
@@ -118,28 +168,24 @@ class BotConnectorTokenValidator:
         key = await self._keys.get(kid)
         if key is None:
             raise AuthenticationFailed("unknown signing key")
-        if key.endorsements and channel_id not in key.endorsements:
-            raise AuthenticationFailed("signing key not endorsed for this channel")
         try:
             claims = jwt.decode(token, key.public_key, algorithms=["RS256"], audience=self._app_id,
                                 issuer=BOT_FRAMEWORK_ISSUER, leeway=CLOCK_SKEW_S,
                                 options={"require": ["exp", "aud", "iss"]})
         except jwt.PyJWTError as error:
             raise AuthenticationFailed(f"token rejected ({type(error).__name__})") from None
-        claimed_url = claims.get("serviceurl")
-        if not isinstance(claimed_url, str) or not claimed_url:
-            raise AuthenticationFailed("token has no serviceurl claim")
-        if _norm_url(claimed_url) != _norm_url(service_url):
-            raise AuthenticationFailed("serviceUrl does not match the token")
-        return claims
+        return _Verified(claims, kid, key, float(claims["exp"]) + CLOCK_SKEW_S)
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if token in self._verified:
+            return
+        self._verified[token] = verified
+        while len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
 
 
-@functools.lru_cache(maxsize=256)
 def _header_of(token: str) -> tuple[object, str]:
-    """(alg, kid) from the token's header, unverified: it only picks the key; jwt.decode then parses and checks
-    the whole token again, every time. The Bot Connector sends one token for up to an hour, and each PyJWT
-    parse scans every byte of the token in Python (~0.1 ms here), so the last headers are remembered.
-    Failures are not cached; 256 entries of ~1 KB bound what a flood of different tokens can hold."""
+    """(alg, kid) from the token's header, unverified: it only picks the key; jwt.decode checks the rest."""
     header = jwt.get_unverified_header(token)
     return header.get("alg"), str(header.get("kid", ""))
 
