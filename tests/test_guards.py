@@ -115,7 +115,7 @@ async def test_a_hundred_rapid_requests_from_one_agent(h):
     cards = [r for r in replies if r.get("attachments")]
     refusals = [r["text"] for r in replies if not r.get("attachments")]
     assert len(cards) == 10
-    assert set(refusals) == {"You have reached your limit of 10 per 1 hour code requests. Wait, or ask a lead."}
+    assert set(refusals) == {"You have reached your limit of 10 code requests per hour. Wait, or ask a lead."}
     assert len(refusals) == 90
     assert h.audit.events().count("verification.started") == 10
     assert h.audit.events().count("rate.limited") == 90
@@ -126,7 +126,7 @@ async def test_repeated_requests_for_one_target_hit_the_target_limit(h):
     for _ in range(3):
         await started(h, user=ADA)
     assert texts(await h.say("code alice@contoso.example", user=BEN)) == [
-        "This user has reached the limit of 3 per 24 hours code requests. Ask a lead to review it."]
+        "This user has reached the limit of 3 code requests per 24 hours. Ask a lead to review it."]
 
 
 async def test_two_agents_releasing_for_the_same_target_at_once(h):

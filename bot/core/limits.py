@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from .errors import NotAllowed
@@ -19,9 +20,14 @@ class Limit:
     window_s: int
 
     def describe(self) -> str:
-        hours = self.window_s / 3600
-        span = f"{int(hours)} hour{'s' if hours != 1 else ''}" if hours >= 1 else f"{self.window_s // 60} minutes"
-        return f"{self.count} per {span}"
+        """'10 code requests per hour', '3 code requests per 24 hours', '5 code requests per 10 minutes'."""
+        if self.window_s == 3600:
+            span = "hour"
+        elif self.window_s % 3600 == 0:
+            span = f"{self.window_s // 3600} hours"
+        else:
+            span = f"{self.window_s // 60} minutes" if self.window_s >= 60 else f"{self.window_s} seconds"
+        return f"{self.count} code request{'s' if self.count != 1 else ''} per {span}"
 
 
 @dataclass(frozen=True)
@@ -31,15 +37,18 @@ class RateLimits:
     overall: Limit = Limit(60, 3600)
 
     async def count_attempt(self, coordination, agent_oid: str, target_oid: str) -> None:
-        """Counts one attempt against every limit, then refuses if any is exceeded."""
+        """Counts one attempt against every limit, then refuses if any is exceeded (the first, in this order).
+        The three counts are independent writes, so they go out together: one round trip (one group
+        commit on SQLite) instead of three in a row."""
         checks = (
             ("agent", f"rate/agent/{agent_oid}", self.per_agent,
-             "You have reached your limit of {limit} code requests. Wait, or ask a lead."),
+             "You have reached your limit of {limit}. Wait, or ask a lead."),
             ("target", f"rate/target/{target_oid}", self.per_target,
-             "This user has reached the limit of {limit} code requests. Ask a lead to review it."),
+             "This user has reached the limit of {limit}. Ask a lead to review it."),
             ("global", "rate/global", self.overall,
-             "The helpdesk has reached its overall limit of {limit} code requests. Ask a lead to review it."),
+             "The helpdesk has reached its overall limit of {limit}. Ask a lead to review it."),
         )
-        for scope, key, limit, message in checks:
-            if await coordination.count(key, limit.window_s) > limit.count:
+        totals = await asyncio.gather(*(coordination.count(key, limit.window_s) for _, key, limit, _ in checks))
+        for (scope, _, limit, message), total in zip(checks, totals):
+            if total > limit.count:
                 raise RateLimited(message.format(limit=limit.describe()), scope)
