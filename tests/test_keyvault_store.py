@@ -291,3 +291,4 @@ async def test_lifecycle_calls_on_a_missing_token_say_not_found(store):
         with pytest.raises(SeedNotFound) as caught:
             await call
         assert caught.value.message == f"No token is enrolled for {OID}."
+

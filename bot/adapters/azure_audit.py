@@ -29,6 +29,7 @@ from azure.data.tables.aio import TableClient
 from ..core.errors import AuditWriteError, DependencyUnavailable
 from ..core.models import AuditRecord
 from ..core.ports import Clock
+from .azure_sdk import env_proxy_options
 from .sqlite import GENESIS, chain_hash
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class TableAuditLog:
                          deadline: float = DEFAULT_DEADLINE, owns_credential: bool = False,
                          **client_kwargs: Any) -> "TableAuditLog":
         """Production: `credential` is an azure-identity async credential (managed identity); no account keys."""
-        client = TableClient(endpoint, table, credential=credential, **{**client_options(deadline), **client_kwargs})
+        client = TableClient(endpoint, table, credential=credential,
+                             **{**client_options(deadline), **env_proxy_options(endpoint), **client_kwargs})
         return cls(client, clock, deadline=deadline, credential=credential if owns_credential else None)
 
     async def close(self) -> None:

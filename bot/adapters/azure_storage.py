@@ -33,6 +33,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient, LinearRetry
 from botbuilder.core import Storage
 
+from .azure_sdk import env_proxy_options
 from ..core.errors import ConcurrencyConflict, DependencyUnavailable
 from ..core.ports import Clock
 
@@ -63,7 +64,7 @@ def container_client(account_url: str, container: str, credential: Any, *, deadl
                      **client_kwargs: Any) -> ContainerClient:
     """Production: `credential` is an azure-identity async credential (managed identity); no account keys."""
     return ContainerClient(account_url, container, credential=credential,
-                           **{**client_options(deadline), **client_kwargs})
+                           **{**client_options(deadline), **env_proxy_options(account_url), **client_kwargs})
 
 
 def blob_name(prefix: str, key: str) -> str:

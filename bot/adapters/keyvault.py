@@ -19,10 +19,10 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-from azure.core.pipeline.policies import AsyncRetryPolicy
 from azure.keyvault.secrets import SecretProperties
 from azure.keyvault.secrets.aio import SecretClient
 
+from bot.adapters.azure_sdk import CappedRetryPolicy, env_proxy_options
 from bot.core.errors import DependencyUnavailable, SeedNotFound, SeedUnusable
 from bot.core.models import ALLOWED_DIGITS, ALLOWED_PERIODS, Algorithm, Seed, TokenStatus, TotpParams
 
@@ -43,24 +43,6 @@ def secret_name(object_id: str) -> str:
     if not isinstance(object_id, str) or not _GUID.fullmatch(object_id):
         raise ValueError("An Entra object id must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).")
     return f"totp-{object_id.lower()}"
-
-
-class CappedRetryPolicy(AsyncRetryPolicy):
-    """azure-core's retry policy, but a Retry-After longer than `max_retry_after` ends the retries at once.
-
-    Retrying sooner than the server asked only adds to a throttled vault's load and fails again; waiting as
-    long as it asked would overrun the turn. So: wait when the server asks for little, otherwise give up.
-    """
-
-    def __init__(self, *, max_retry_after: float = 1.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_retry_after = max_retry_after
-
-    def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
-        retry_after = self.get_retry_after(response)
-        if retry_after is not None and retry_after > self.max_retry_after:
-            return False
-        return super().is_retry(settings, response)
 
 
 def client_options(deadline: float = DEFAULT_DEADLINE) -> dict[str, Any]:
@@ -99,7 +81,8 @@ class KeyVaultSecretStore:
         owns_credential: bool = False,
         **client_kwargs: Any,
     ) -> "KeyVaultSecretStore":
-        client = SecretClient(vault_url, credential, **{**client_options(deadline), **client_kwargs})
+        options = {**client_options(deadline), **env_proxy_options(vault_url), **client_kwargs}
+        client = SecretClient(vault_url, credential, **options)
         return cls(client, deadline=deadline, credential=credential if owns_credential else None)
 
     async def close(self) -> None:
