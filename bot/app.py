@@ -61,9 +61,9 @@ async def _startup(lifecycle):
 
 
 async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
-    from .adapters.teams.adapter import make_adapter  # heavy: imported when the app starts
-    from .adapters.teams.bot import OtpBot
+    from .adapters.teams.bot import OtpBot  # heavy (botbuilder): imported when the app starts
     from .adapters.teams.notifier import TeamsNotifier
+    from .adapters.teams.turn import TurnRunner
     from .sweeper import start_sweeper
 
     session = aiohttp.ClientSession()
@@ -78,7 +78,7 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     app[edge.READINESS] = Readiness(services)
     app.on_shutdown.append(lambda app: _drain(services))
     app[edge.AUTH] = authentication
-    app[edge.ADAPTER] = make_adapter(authentication)
+    app[edge.TURNS] = TurnRunner()
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
     expiries = Periodic("expire-delivered-codes", EXPIRY_INTERVAL_S, lambda: expire_due(services))

@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import logging
 from aiohttp import web
-from botbuilder.core import BotAdapter, serializer_helper
+from botbuilder.core import serializer_helper
 
 from .adapters.teams.wire import activity_from
 
 log = logging.getLogger("otpbot.web")
-ADAPTER = web.AppKey("adapter", BotAdapter)
+TURNS = web.AppKey("turns", object)
 BOT = web.AppKey("bot", object)
 AUTH = web.AppKey("authentication", object)
 MAX_BODY = web.AppKey("max_body", int)
-
-
 READINESS = web.AppKey("readiness", object)
 
 
@@ -62,7 +60,7 @@ async def messages(request: web.Request) -> web.Response:
     except PermissionError as error:
         log.warning("rejected request: %s", str(error)[:120])
         return _problem(401, "unauthorized")
-    response = await request.app[ADAPTER].process_activity(auth, activity, request.app[BOT].on_turn)
+    response = await request.app[TURNS].run(auth, activity, request.app[BOT].on_turn)
     if response is None:
         return web.Response(status=200)
     body = response.body if isinstance(response.body, (dict, list, type(None))) else serializer_helper(response.body)

@@ -2,7 +2,7 @@
 
 Both reuse connector clients per serviceUrl; the stock implementation rebuilds msrest clients
 and credentials on every turn, which is most of its CPU per turn. The clients share one aiohttp
-session (their wire is in adapter.py).
+session (their wire is in connector_wire.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from botframework.connector.auth import (
 )
 
 from ...net import is_loopback_url
-from .adapter import connector_pipeline
+from .connector_wire import connector_pipeline
 from .wire import ActivitySerializer
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 

@@ -1,5 +1,4 @@
-"""The CloudAdapter, configured: our authentication, and errors logged by type only. And the wire of the
-connector clients it replies through (see ReusingConnectorFactory in auth.py):
+"""The wire of the connector clients (see ReusingConnectorFactory in auth.py):
 
 - sent over one shared aiohttp session, instead of msrest's default sender, which runs `requests` in the
   default thread pool (a thread hop, a second HTTP stack and GIL contention on every reply);
@@ -10,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from types import SimpleNamespace
 from typing import Any, Callable
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
-from botbuilder.integration.aiohttp import CloudAdapter
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncHTTPSender, AsyncPipeline, Response, SansIOHTTPPolicy
 from msrest.pipeline.universal import RawDeserializer
@@ -24,21 +21,6 @@ from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 from yarl import URL
 
-log = logging.getLogger("otpbot.teams")
-
-
-def make_adapter(authentication) -> CloudAdapter:
-    adapter = CloudAdapter(authentication)
-    adapter.on_turn_error = _on_turn_error
-    return adapter
-
-
-async def _on_turn_error(context, error: Exception) -> None:
-    # Never echo the exception to the user: it may carry request details.
-    log.error("turn failed: %s", type(error).__name__, exc_info=error)
-
-
-# --- the connector clients' wire ----------------------------------------------------------------------
 
 
 def connector_pipeline(config, credentials, session: Callable[[], aiohttp.ClientSession]) -> AsyncPipeline:
