@@ -24,7 +24,7 @@ RFC_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of "12345678901234567890
 
 
 class Harness:
-    """Drives the real app (aiohttp + CloudAdapter) with Teams-shaped activities over HTTP."""
+    """Drives the real app (aiohttp edge in local mode, the turn runner, the handlers) with Teams activities over HTTP."""
 
     def __init__(self, client: TestClient, connector: LoopbackConnector, clock, secrets, audit, state,
                  coordination, notifier, directory) -> None:

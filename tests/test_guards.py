@@ -360,3 +360,25 @@ async def test_the_user_is_emailed_about_a_release_when_configured(clock, tmp_pa
         "A helpdesk agent released a sign-in code for your account (alice@contoso.example) at 2026-11-28 09:00 UTC. "
         "If you did not call the helpdesk, report it to IT security at once and do not share any code you are given.")]
     await h.close()
+
+
+async def test_a_redelivered_code_request_starts_one_verification(h):
+    activity = message("code alice@contoso.example", service_url=h.connector.url)
+    for _ in range(2):
+        assert (await h.client.post("/api/messages", json=activity)).status == 200
+    assert len(h.connector.take()) == 1  # one verification card; the re-delivery is answered with silence
+    assert h.audit.events() == ["verification.started", "activity.duplicate"]
+
+
+async def test_read_only_answers_are_given_again_on_redelivery_without_a_claim(h):
+    help_message = message("help", service_url=h.connector.url)
+    for _ in range(2):
+        assert (await h.client.post("/api/messages", json=help_message)).status == 200
+    assert [card_of(a)["body"][0]["text"] for a in h.connector.take()] == ["Helpdesk OTP bot"] * 2
+    ada = await started(h)
+    refresh = card_action("refresh", ada, service_url=h.connector.url)
+    bodies = [await (await h.client.post("/api/messages", json=refresh)).json() for _ in range(2)]
+    assert [shown(body)[0] for body in bodies] == ["Verify the caller for Alice User (alice@contoso.example)"] * 2
+    assert h.audit.events() == ["verification.started"]
+    claimed = {key.rpartition("/")[2] for key in h.coordination.claims if key.startswith("activity/")}
+    assert len(claimed) == 1 and not claimed & {help_message["id"], refresh["id"]}  # the `code` message's only

@@ -1,4 +1,4 @@
-"""Conversations as the agent sees them, through the real CloudAdapter over HTTP."""
+"""Conversations as the agent sees them, through the real HTTP edge and turn runner."""
 
 import logging
 

@@ -23,6 +23,10 @@ ACTION_ROUTES = {"verify": code.verify, "reveal": code.reveal, "cancel": code.ca
                  "approve_manager": approvals.approve_as_manager, "deny_manager": approvals.deny_as_manager,
                  "enroll": enroll.submit, "provision_step": provision.step_done, "provision_abort": provision.abort}
 OPEN_ACTIONS = {"approve_manager", "deny_manager"}  # checked against the manager of record instead
+# Answers that change nothing are not deduplicated: a re-delivery just gets the same answer again, and the
+# answer never waits for the durable write a claim costs. (Teams sends `refresh` whenever a card is shown.)
+READ_ONLY_COMMANDS = {Help}
+READ_ONLY_ACTIONS = {"refresh"}
 AUDIT_DOWN = "The audit trail cannot be written right now, so nothing can be released. Try again in a minute."
 DUPLICATE = "This request was already received and is handled once. Nothing more was released."
 DEDUPE_TTL_S = 15 * 60  # Teams re-delivers within seconds; keep ids well past that
@@ -32,9 +36,10 @@ __all__ = ["Action", "Services", "Turn", "handle_message", "handle_action"]
 
 async def handle_message(s: Services, turn: Turn) -> list:
     try:
-        if not await _first_delivery(s, turn.conversation_id, turn.activity_id):
-            return []
         command = parse(turn.text)
+        if type(command) not in READ_ONLY_COMMANDS and not await _first_delivery(s, turn.conversation_id,
+                                                                                 turn.activity_id):
+            return []
         if type(command) not in OPEN_COMMANDS:
             await _gate(s, turn.agent, turn.place, type(command).__name__)
         return await COMMAND_ROUTES[type(command)](s, turn, command)
@@ -44,7 +49,8 @@ async def handle_message(s: Services, turn: Turn) -> list:
 
 async def handle_action(s: Services, action: Action) -> ActionOutcome:
     try:
-        if not await _first_delivery(s, action.conversation_id, action.activity_id):
+        if action.verb not in READ_ONLY_ACTIONS and not await _first_delivery(s, action.conversation_id,
+                                                                              action.activity_id):
             return ActionOutcome(Text(DUPLICATE))
         route = ACTION_ROUTES.get(action.verb)
         if route is None:

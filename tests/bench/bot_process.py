@@ -68,6 +68,8 @@ def main() -> None:
     from bot.logs import configure_logging
     from bot.settings import Settings
 
+    if os.environ.get("INSTR"):
+        import instr; instr.patch()
     if os.environ.get("BENCH_GC_STATS"):
         _gc_stats()
     configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "INFO"))  # as production

@@ -65,7 +65,7 @@ def free_port() -> int:
 
 def child_env(extra: dict[str, str], pycache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTPBOT_", "Microsoft", "BENCH_"))
-           or k == "BENCH_GC_STATS"}
+           or k in ("BENCH_GC_STATS",)}
     # Bytecode is cached (under the bench's temp dir) as on a deployed server, where pip or the first run
     # wrote it; this machine sets PYTHONDONTWRITEBYTECODE, so without this every start would compile bot/.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
