@@ -81,6 +81,10 @@ def main() -> None:
     secrets = KeyVaultSecretStore.from_vault_url(
         os.environ["BENCH_KV_URL"], StubCredential(), verify_challenge_resource=False, api_version="7.6")
     app = create_app(settings, secrets=secrets)
+    if os.environ.get("BENCH_WAITS"):
+        from tests.bench import waits
+
+        waits.install(app)
 
     async def stub_token(app: web.Application) -> None:  # after create_app's startup imported botframework
         _stub_outbound_token()

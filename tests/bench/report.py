@@ -40,6 +40,7 @@ class Report:
     bad_auth: int = 0
     runtime_s: float = 0.0
     commit_ms: float = float("nan")
+    waits: dict = field(default_factory=dict)  # tests/bench/waits.py, from a separate instrumented run
 
     def add(self, system: str, workload: str, result: Result) -> None:
         self.results[(system, workload, result.concurrency)] = result
@@ -92,6 +93,8 @@ class Report:
                    f"all, plus {self.kv_challenges} token-less first requests\nanswered with the 401 challenge: the "
                    f"SDK's discovery, once per concurrent first caller after a start); requests during `help`: "
                    f"{self.kv_help_requests}")
+        if self.waits:
+            out.append(self._waits_line())
         checks = ", ".join(f"{k} → HTTP {v}" for k, v in self.auth_checks.items())
         out.append(f"auth is on: a token signed with a wrong key under the published kid gets {checks} (stock "
                    f"botbuilder answers a bad signature with 500, DESIGN.md §2); replies with a wrong bearer at the "
@@ -100,6 +103,17 @@ class Report:
         out += self._targets(concurrencies, cold)
         out.append(f"(bench runtime {self.runtime_s:.0f} s)")
         return "\n".join(out)
+
+    def _waits_line(self) -> str:
+        w = self.waits
+        loop = w["in_bot_ms"] - w["sqlite_ms"] - w["connector_ms"] - w["keyvault_ms"]
+        return (f"where a release turn's time goes at {w['concurrency']} concurrent (a separate instrumented run, "
+                f"{w['rate']:.0f} turns/s; means per turn): round trip {w['round_trip_ms']:.1f} ms, of which in the "
+                f"bot {w['in_bot_ms']:.1f} ms:\n  waiting for SQLite writes {w['sqlite_ms']:.1f} ms "
+                f"({w['sqlite_calls']:.1f} writes per turn: the writer's queue + the fsync'd group commit), for the "
+                f"connector's answer {w['connector_ms']:.1f} ms ({w['connector_calls']:.1f} POSTs), for Key Vault "
+                f"{w['keyvault_ms']:.1f} ms ({w['keyvault_calls']:.2f} reads);\n  the rest, {loop:.1f} ms, is the "
+                f"event loop: the turn's own CPU and its wait behind the other turns' CPU")
 
     def _targets(self, concurrencies: list[int], cold: float) -> list[str]:
         lines = ["targets (issue #6):"]

@@ -1,7 +1,7 @@
 """`make bench`: one run, one table. See docs/performance.md for what each number means.
 
     .venv/bin/python -m tests.bench [--duration 8] [--warmup 1.5] [--concurrency 8,64] [--starts 5]
-                                    [--only cold|bot] [--no-tmpfs] [--profile DIR]
+                                    [--only cold|bot] [--no-tmpfs] [--no-waits] [--profile DIR]
 
 The bot, the stock botbuilder echo bot and the raw aiohttp probe each run alone, in their own process; the
 load generator, the loopback Bot Connector, the OpenID server and the Key Vault emulator run in this one.
@@ -14,6 +14,7 @@ import asyncio
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tmpfs", dest="tmpfs_state", action="store_false",
                         help="skip the second bot run with its SQLite files on /dev/shm (where fsync costs nothing: "
                              "NOT durable, labelled so; it shows what the disk costs)")
+    parser.add_argument("--no-waits", dest="waits", action="store_false",
+                        help="skip the separate instrumented run that shows where a release turn's time goes")
     parser.add_argument("--profile", type=Path, help="py-spy the bot during each of its workloads, into DIR "
                                                      "(summarise with python -m tests.bench.folded)")
     args = parser.parse_args(argv)
@@ -62,6 +65,8 @@ async def _main(args) -> int:
             args.tmpfs_state = False
         else:
             await _bot(world, session, report, args)
+        if args.waits and args.only != "cold":
+            await _waits(world, session, report, args)
         if args.tmpfs_state and Path("/dev/shm").is_dir():
             shm = Path(tempfile.mkdtemp(prefix="otpbot-bench-", dir="/dev/shm"))
             try:
@@ -131,6 +136,26 @@ async def _bot(world: World, session, report: Report, args, system: str = "otpbo
             report.kv_releases = releases
             report.kv_help_requests = sum((kv_end[0] - kv_mid[0]).values()) + sum((kv_end[1] - kv_mid[1]).values())
             report.rss_mb = child.peak_rss_mb()
+    finally:
+        await procs.stop(child)
+
+
+async def _waits(world: World, session, report: Report, args, concurrency: int = 8) -> None:
+    """A separate run of the bot with tests/bench/waits.py installed: per release turn, how long it waited for
+    SQLite, the connector and Key Vault (the wrappers cost a little CPU, so the main table does not use them)."""
+    env = procs.child_env({**world.bot_env(world.tmp / "waits-data"), "BENCH_WAITS": "1"}, world.tmp / "pycache")
+    child = procs.spawn("otpbot-waits", BOT, env, world.tmp)
+    try:
+        await procs.wait_healthy(child, session)
+        driver = load.Driver(world, session, f"{child.url}/api/messages")
+        await load.run("waits-warmup", driver.release, concurrency, 0, args.warmup)
+        async with session.get(f"{child.url}/_bench/waits") as response:  # starts the count over
+            await response.read()
+        result = await load.run("waits", driver.release, concurrency, 0, args.duration)
+        async with session.get(f"{child.url}/_bench/waits") as response:
+            report.waits = {**await response.json(), "concurrency": concurrency,
+                            "round_trip_ms": 1000 * statistics.fmean(result.latencies) if result.latencies else 0.0,
+                            "rate": result.rate}
     finally:
         await procs.stop(child)
 
