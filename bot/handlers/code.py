@@ -19,7 +19,7 @@ from ..core.verification import Verification, state_key
 from ..core.views import ActionOutcome, RevealCard, Text, VerifyCard
 from ..core.window import agent_zone, clock_text, resolve_instant
 from . import release
-from .context import Action, Services, Turn
+from .context import Action, Services, Turn, write_together
 from .notify import alert, request_manager_approval
 
 
@@ -49,11 +49,13 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
     record = Verification.start(turn.agent.object_id, person.upn, person.object_id, person.display_name,
                                 person.phone_of_record, command.window, now, required,
                                 manager.object_id if manager else None)
-    await s.audit.append(events.VERIFICATION_STARTED, turn.agent.object_id, person.upn,
-                         {"vid": record.vid, "window": command.window.text, "proofs": ",".join(required)})
-    # A new request replaces any open one of this agent here: changing the target invalidates it.
+    # A new request replaces any open one of this agent here: changing the target invalidates it. The audit
+    # record and the state go out together (one round trip): the card, the only way to reach the record, is
+    # sent only when both are written, so either one alone is unreachable or merely records an attempt.
     key = state_key(turn.agent.tenant_id, turn.conversation_id, turn.agent.object_id)
-    await s.state.write({key: {**record.to_dict(), "e_tag": "*"}})
+    started = {"vid": record.vid, "window": command.window.text, "proofs": ",".join(required)}
+    await write_together(s.audit.append(events.VERIFICATION_STARTED, turn.agent.object_id, person.upn, started),
+                         s.state.write({key: {**record.to_dict(), "e_tag": "*"}}))
     replies: list = [verify_card(record, zone, manager_name=manager.display_name if manager else None)]
     if manager:
         replies += await request_manager_approval(s, turn, record, manager)

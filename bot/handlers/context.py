@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -60,3 +61,11 @@ class Services:
     revoked_retention: timedelta = timedelta(days=7)  # then the sweeper destroys a revoked token's seed
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))
     draining: bool = False  # set at shutdown: turns in flight finish, no new release starts
+
+
+async def write_together(*writes) -> None:
+    """Awaits independent writes at once (one round trip; one group commit on SQLite), then raises the first
+    failure in argument order. The others still finish, as they would have one after another."""
+    for outcome in await asyncio.gather(*writes, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome

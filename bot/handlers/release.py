@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from ..core import audit_events as events
@@ -15,7 +14,7 @@ from ..core.totp import code_at, group_code
 from ..core.verification import Verification
 from ..core.views import ActionOutcome, CodeCard, Text
 from ..core.window import agent_zone, clock_text, plan_window, resolve_instant, zone_label
-from .context import CONVERSATION, DIRECT, Action, Services
+from .context import CONVERSATION, DIRECT, Action, Services, write_together
 from .expiry import schedule_expiry
 from .notify import alert, mail_target
 
@@ -41,11 +40,8 @@ async def release(s: Services, action: Action, key: str, record: Verification, e
         raise
     # The release is audited. Recording it and freeing the target's lock are independent writes: one round
     # trip (one group commit) instead of two in a row.
-    outcomes = await asyncio.gather(s.state.write({key: {**released.to_dict(), "e_tag": "*"}}),
-                                    s.coordination.release(lock, record.vid), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    await write_together(s.state.write({key: {**released.to_dict(), "e_tag": "*"}}),
+                         s.coordination.release(lock, record.vid))
     return await _deliver(s, action, record, card, code, window_text, accepted_until)
 
 
