@@ -1,4 +1,5 @@
-"""BotFrameworkAuthentication for the CloudAdapter: strict in production, loopback-only in local mode.
+"""Who may start a turn: strict in production, loopback-only in local mode (botbuilder's BotFrameworkAuthentication
+shape, which web.py and turn.TurnRunner use).
 
 Both reuse connector clients per serviceUrl; the stock implementation rebuilds msrest clients
 and credentials on every turn, which is most of its CPU per turn. The clients share one aiohttp

@@ -1,16 +1,17 @@
-"""The botbuilder Bot: turns activities into handler calls and views into activities."""
+"""The bot: turns activities into handler calls and views into activities (run per turn by turn.TurnRunner)."""
 
 from __future__ import annotations
 
 import logging
 
-from botbuilder.core import Bot, CardFactory, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory
 from botbuilder.schema import Activity, ActivityTypes
 
 from ... import handlers
 from ...core.views import Text, VerifyCard
 from .activity import UnknownAgent, action_of, turn_of
 from .cards import invoke_body, render
+from .turn import Turn
 
 log = logging.getLogger("otpbot.teams")
 CARD_ACTION = "adaptiveCard/action"
@@ -18,12 +19,12 @@ NO_IDENTITY = "I can't tell which Entra account you are, so I can't help. Use yo
 WELCOME = "Hi, I'm the helpdesk OTP bot. Type `help` to see what I can do."
 
 
-class OtpBot(Bot):
+class OtpBot:
     def __init__(self, services: handlers.Services, notifier=None) -> None:
         self._services = services
         self._notifier = notifier
 
-    async def on_turn(self, context: TurnContext) -> None:
+    async def on_turn(self, context: Turn) -> None:
         activity = context.activity
         if self._notifier is not None:
             self._notifier.observe(activity)  # authenticated by now: safe to learn the service URL
@@ -34,7 +35,7 @@ class OtpBot(Bot):
         elif activity.type == ActivityTypes.conversation_update and _bot_was_added(activity):
             await context.send_activity(MessageFactory.text(WELCOME))
 
-    async def _on_message(self, context: TurnContext) -> None:
+    async def _on_message(self, context: Turn) -> None:
         try:
             turn = turn_of(context.activity)
         except UnknownAgent:
@@ -43,7 +44,7 @@ class OtpBot(Bot):
         for view in await handlers.handle_message(self._services, turn):
             await context.send_activity(_message(view, context.activity.from_property.id))
 
-    async def _on_invoke(self, context: TurnContext) -> None:
+    async def _on_invoke(self, context: Turn) -> None:
         # Answered here, unserialised: the SDK's own invoke path serialises the body twice (500 in 4.17.1).
         if context.activity.name != CARD_ACTION:
             await _invoke_reply(context, InvokeResponse(status=400, body={"error": "unsupported invoke"}))
@@ -59,7 +60,7 @@ class OtpBot(Bot):
             await context.send_activity(MessageFactory.text(notice))
 
 
-async def _invoke_reply(context: TurnContext, response: InvokeResponse) -> None:
+async def _invoke_reply(context: Turn, response: InvokeResponse) -> None:
     await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=response))
 
 
