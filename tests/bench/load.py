@@ -4,6 +4,7 @@ Teams-shaped activities with the Bot Connector's bearer token. Every loop is bou
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -80,15 +81,21 @@ class Recorder:
 
 
 class Driver:
-    def __init__(self, world: World, session: aiohttp.ClientSession, endpoint: str) -> None:
+    """Posts turns. `tokens`: a bearer token per request, in turn (default: the one token the Bot Connector
+    would reuse)."""
+
+    def __init__(self, world: World, session: aiohttp.ClientSession, endpoint: str,
+                 tokens: list[str] | None = None) -> None:
         self.world, self.session, self.endpoint = world, session, endpoint
         self.headers = {"Authorization": world.token, "Content-Type": "application/json"}
+        self._tokens = itertools.cycle(tokens) if tokens else None
 
     async def post(self, rec: Recorder, activity: dict) -> bytes:
         body = json.dumps(activity).encode()
         rec.started += 1
         t0 = time.perf_counter()
-        async with self.session.post(self.endpoint, data=body, headers=self.headers, timeout=TURN_TIMEOUT) as r:
+        headers = {**self.headers, "Authorization": next(self._tokens)} if self._tokens else self.headers
+        async with self.session.post(self.endpoint, data=body, headers=headers, timeout=TURN_TIMEOUT) as r:
             data = await r.read()
         rec.turn(time.perf_counter() - t0)
         if not 200 <= r.status < 300:  # the stock CloudAdapter answers a message with 201

@@ -12,6 +12,7 @@ LABELS = {
     ("otpbot", "help"): "otpbot `help`",
     ("otpbot-tmpfs", "release"): "  release, SQLite on tmpfs (NOT durable)",
     ("otpbot-tmpfs", "help"): "  help, SQLite on tmpfs (NOT durable)",
+    ("otpbot", "release-fresh-token"): "  release, a new token on every request",
     ("stock", "echo"): "stock botbuilder echo (JWT ON)",
     ("probe", "echo"): "raw aiohttp probe (no auth)",
 }

@@ -1,7 +1,8 @@
 """`make bench`: one run, one table. See docs/performance.md for what each number means.
 
     .venv/bin/python -m tests.bench [--duration 8] [--warmup 1.5] [--concurrency 8,64] [--starts 5]
-                                    [--only cold|bot] [--no-tmpfs] [--no-waits] [--profile DIR]
+                                    [--only cold|bot] [--no-tmpfs] [--no-fresh-tokens] [--no-waits]
+                                    [--profile DIR]
 
 The bot, the stock botbuilder echo bot and the raw aiohttp probe each run alone, in their own process; the
 load generator, the loopback Bot Connector, the OpenID server and the Key Vault emulator run in this one.
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tmpfs", dest="tmpfs_state", action="store_false",
                         help="skip the second bot run with its SQLite files on /dev/shm (where fsync costs nothing: "
                              "NOT durable, labelled so; it shows what the disk costs)")
+    parser.add_argument("--no-fresh-tokens", dest="fresh_tokens", action="store_false",
+                        help="skip the release run with a new token on every request (every signature verified)")
     parser.add_argument("--no-waits", dest="waits", action="store_false",
                         help="skip the separate instrumented run that shows where a release turn's time goes")
     parser.add_argument("--profile", type=Path, help="py-spy the bot during each of its workloads, into DIR "
@@ -124,6 +127,12 @@ async def _bot(world: World, session, report: Report, args, system: str = "otpbo
             result = await _measure(args, child, f"{system}-release-{c}", driver.release, c)
             report.add(system, "release", result)
             releases += result.releases_all
+        if system == "otpbot" and args.fresh_tokens:  # what remembering verified tokens saves
+            fresh = load.Driver(world, session, f"{child.url}/api/messages", world.sign_fresh_tokens())
+            for c in args.concurrency:
+                result = await _measure(args, child, f"{system}-release-fresh-token-{c}", fresh.release, c)
+                report.add(system, "release-fresh-token", result)
+                releases += result.releases_all
         kv_mid = world.kv_counts()
         for c in args.concurrency:
             report.add(system, "help", await _measure(args, child, f"{system}-help-{c}",

@@ -25,6 +25,7 @@ CHANNEL = "19:bench-codes@thread.tacv2"
 TARGETS = 200
 AGENTS = 64  # one per concurrent worker at the highest concurrency
 PERMISSIVE_LIMIT = "99999/1h"
+FRESH_TOKENS = 2000  # > VERIFIED_TOKENS_KEPT (256) in bot/adapters/teams/jwt_validation.py
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,15 @@ class World:
     targets: list[Target]
     token: str  # the Bot Connector's bearer token for the bots (signed once, reused like the real service's)
     forged_token: str
+    fresh_tokens: list[str] = field(default_factory=list)  # distinct tokens: each one is new to the bot
+
+    def sign_fresh_tokens(self, n: int = FRESH_TOKENS) -> list[str]:
+        """`n` distinct valid tokens (a `jti` each), signed once per run (~1 ms each): far more than the bot's
+        memory of verified tokens, so cycling through them makes it verify the signature on every request."""
+        if not self.fresh_tokens:
+            self.fresh_tokens = ["Bearer " + sign(claims(APP_ID, self.connector.url, jti=str(i)), TEAMS_KEY)
+                                 for i in range(n)]
+        return self.fresh_tokens
 
     def kv_counts(self) -> tuple[Counter, Counter]:
         """(authenticated requests, token-less requests answered with the 401 challenge), by (method, kind)."""
