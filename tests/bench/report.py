@@ -54,10 +54,12 @@ class Report:
         m = self.machine
         out = [f"otpbot bench — {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, aiohttp {m['aiohttp']}; "
                f"load average before the run {self.load_before[0]:.2f}",
-               f"otpbot: production mode in its own process, every request's RS256 token verified against local "
-               f"OpenID metadata; SQLite WAL, synchronous=FULL, on {m['state_fs']}, one commit (fsync) there takes "
-               f"{self.commit_ms:.1f} ms;\nseeds via SecretClient from the Key Vault emulator (TLS); replies POSTed "
-               f"to a loopback connector.", ""]
+               f"otpbot: production mode in its own process; every request's token checked against local OpenID "
+               f"metadata (the RS256 signature once per token: the bot remembers verified tokens, and the Bot "
+               f"Connector\nreuses one for up to an hour; the 'new token' rows verify every request); SQLite WAL, "
+               f"synchronous=FULL, on {m['state_fs']}, one commit (fsync) there takes {self.commit_ms:.1f} ms;\n"
+               f"seeds via SecretClient from the Key Vault emulator (TLS); replies POSTed to a loopback connector.",
+               ""]
         out.append(f"{'workload':<40}{'conc':>5}{'turns/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/turn':>12}"
                    f"{'(loop)':>7}{'gen CPU':>8}{'turns':>7}{'errors':>7}")
         out.append("-" * WIDTH)
