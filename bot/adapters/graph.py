@@ -1,224 +1,25 @@
-"""Directory, group membership and mail on Microsoft Graph v1.0, over plain aiohttp (no msgraph SDK).
-
-One GraphClient (session + token cache) is shared by the three adapters. Each port method runs under one hard
-deadline (default 3 s) covering token, retries and follow-up calls, because Teams gives a turn ~15 s. Retries:
-at most 2, only for 429/503/504 and connection errors; a Retry-After above 1 s ends the call at once, since
-waiting would overrun the turn. sendMail is not idempotent (the mail may carry a code), so it is retried only
-when Graph certainly did not take it: 429, or no connection made. Error mapping, all DependencyUnavailable:
-
-    timeout, connection error, 5xx, other 4xx   "Microsoft Graph did not answer in time / answered with an error"
-    429 (Retry-After > 1 s, or retries spent)   "Microsoft Graph is throttling ..."
-    401/403                                      "Microsoft Graph refused the bot access ..." (401 drops the token)
-    token acquisition failed                     "The bot could not sign in to Microsoft Graph ..."
-
-Tokens, Authorization headers, phone numbers and response bodies are never logged.
-"""
+"""Directory, group membership and mail on Microsoft Graph v1.0: the ports, on one shared GraphClient
+(graph_client.py: deadlines, retries, error mapping, token cache)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 import re
-import time
-import uuid
-from typing import Any, Awaitable, Callable, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 import aiohttp
-from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
-from yarl import URL
 
-from bot import telemetry
-from bot.core.errors import DependencyUnavailable
 from bot.core.models import Person
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
+from .graph_client import DEFAULT_DEADLINE, GRAPH_URL, GraphClient, GraphFailure, log_safe, path_segment
 
-GRAPH_URL = "https://graph.microsoft.com/v1.0"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-DEFAULT_DEADLINE = 3.0
-MAX_RETRIES = 2
-MAX_RETRY_AFTER = 1.0
-TOKEN_REFRESH_MARGIN = 300  # seconds before expiry, as azure-core's bearer policy does
+__all__ = ["GraphClient", "GraphDirectory", "GraphGroupMembership", "GraphMailer"]
+
+log = logging.getLogger(__name__)
 CHECK_GROUPS_LIMIT = 20  # checkMemberGroups takes at most 20 group ids per request
 USER_FIELDS = "id,userPrincipalName,displayName,mobilePhone,businessPhones,accountEnabled"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_SAFE_CODE = re.compile(r"[^A-Za-z0-9_.-]")
-_RESENT_BY_AIOHTTP = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # once, on a dropped connection
-_REASONS = {429: "throttled", 401: "denied", 403: "denied", 503: "timeout", 504: "timeout"}
-_deadline_at: contextvars.ContextVar[float | None] = contextvars.ContextVar("graph_deadline_at", default=None)
-
-_AGAIN = "Try again in a minute; if it keeps failing, tell the bot admin."
-_SENTENCES = {
-    "timeout": "Microsoft Graph did not answer in time, so {outcome}. " + _AGAIN,
-    "error": "Microsoft Graph answered with an error, so {outcome}. " + _AGAIN,
-    "throttled": "Microsoft Graph is throttling the bot's requests, so {outcome}. Try again in a minute.",
-    "denied": "Microsoft Graph refused the bot access, so {outcome}. "
-              "Tell the bot admin to check the bot's Graph permissions.",
-    "signin": "The bot could not sign in to Microsoft Graph, so {outcome}. "
-              "Tell the bot admin to check the bot's identity.",
-    "incomplete": "Microsoft Graph did not say whether the account is enabled, so {outcome}. "
-                  "Tell the bot admin to check the bot's Graph permissions (User.Read.All).",
-}
-
-
-class _Failure(Exception):
-    """Internal: why a call failed (a _SENTENCES key); GraphClient.run turns it into DependencyUnavailable."""
-
-    @property
-    def reason(self) -> str:
-        return self.args[0]
-
-
-class GraphClient:
-    """An aiohttp session plus a cached Graph token. Pass session=None to let the client own one."""
-
-    def __init__(self, session: aiohttp.ClientSession | None, credential: AsyncTokenCredential, *,
-                 base_url: str = GRAPH_URL, deadline: float = DEFAULT_DEADLINE,
-                 owns_credential: bool = False) -> None:
-        self._session, self._owns_session = session, session is None
-        self._credential, self._owns_credential = credential, owns_credential
-        self.base_url, self.deadline = base_url.rstrip("/"), deadline
-        self._token: AccessToken | None = None
-        self._token_lock = asyncio.Lock()
-
-    @classmethod
-    def from_credential(cls, credential: AsyncTokenCredential, *, session: aiohttp.ClientSession | None = None,
-                        base_url: str = GRAPH_URL, deadline: float = DEFAULT_DEADLINE,
-                        owns_credential: bool = False) -> "GraphClient":
-        return cls(session, credential, base_url=base_url, deadline=deadline, owns_credential=owns_credential)
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._owns_credential:
-            await self._credential.close()
-
-    async def run(self, operation: Callable[[], Awaitable[T]], outcome: str) -> T:
-        """Runs one port call under the deadline; every failure becomes DependencyUnavailable."""
-        token = _deadline_at.set(asyncio.get_running_loop().time() + self.deadline)
-        try:
-            return await asyncio.wait_for(operation(), self.deadline)
-        except _Failure as exc:
-            reason = exc.reason
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("Microsoft Graph did not answer: %s", type(exc).__name__)
-            reason = "timeout"
-        finally:
-            _deadline_at.reset(token)
-        raise DependencyUnavailable(_SENTENCES[reason].format(outcome=outcome)) from None
-
-    async def request(self, method: str, path: str, *, kind: str, json: Any = None,
-                      idempotent: bool = True, accept_404: bool = False) -> tuple[int, dict | None]:
-        """One Graph request with capped retries. `path` is already percent-encoded; `kind` names it in logs.
-        Returns (status, JSON body or None); raises _Failure or aiohttp errors."""
-        loop = asyncio.get_running_loop()
-        deadline_at = _deadline_at.get() or loop.time() + self.deadline
-        url = URL(self.base_url + path, encoded=True)  # encoded: yarl would turn %27 back into '
-        for attempt in range(MAX_RETRIES + 1):
-            headers = {"Authorization": f"Bearer {await self._bearer()}", "Accept": "application/json",
-                       "client-request-id": str(uuid.uuid4())}
-            try:
-                async with self._http().request(method, url, json=json, headers=headers,
-                                                allow_redirects=False) as response, \
-                        telemetry.span(f"graph.{kind}", method=method, attempt=attempt) as current:
-                    if current is not None:
-                        current.set_attribute("http.status_code", response.status)
-                    status = response.status
-                    if status == 404 and accept_404:
-                        return status, None
-                    if 200 <= status < 300:
-                        return status, await _json_body(response, kind)
-                    code = await _error_code(response)
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
-                    log.warning("Microsoft Graph %s %s: HTTP %s %s (client-request-id %s, request-id %s)",
-                                method, kind, status, code, headers["client-request-id"],
-                                _safe(response.headers.get("request-id", "")) or "-")
-            except aiohttp.ClientConnectionError as exc:
-                # No connection made: nothing was sent. A dropped one: only idempotent calls, and not GET,
-                # which aiohttp itself already sent a second time.
-                retriable = isinstance(exc, aiohttp.ClientConnectorError) or (
-                    idempotent and method not in _RESENT_BY_AIOHTTP)
-                if isinstance(exc, aiohttp.ClientSSLError) or not retriable or attempt == MAX_RETRIES:
-                    raise
-                log.warning("Microsoft Graph %s %s: %s, retrying", method, kind, type(exc).__name__)
-                await _pause(loop, deadline_at, None, attempt, "timeout")
-                continue
-            reason = _REASONS.get(status, "error")
-            if status == 401:
-                self._token = None  # revoked or expired early: the next call fetches a fresh one
-            retriable = status == 429 or (idempotent and status in (503, 504))
-            if not retriable or attempt == MAX_RETRIES:
-                raise _Failure(reason)
-            await _pause(loop, deadline_at, retry_after, attempt, reason)
-        raise AssertionError("unreachable")
-
-    async def _bearer(self) -> str:
-        async with self._token_lock:
-            if self._token is None or self._token.expires_on - time.time() < TOKEN_REFRESH_MARGIN:
-                try:
-                    self._token = await self._credential.get_token(GRAPH_SCOPE)
-                except Exception as exc:  # any credential failure: the message may carry tenant detail
-                    log.warning("Could not get a Microsoft Graph token: %s", type(exc).__name__)
-                    raise _Failure("signin") from None
-            return self._token.token
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:  # created lazily: aiohttp wants a running loop
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.deadline))
-        return self._session
-
-
-async def _pause(loop: asyncio.AbstractEventLoop, deadline_at: float, retry_after: float | None,
-                 attempt: int, reason: str) -> None:
-    """Waits before a retry, or gives up now when the server asks too much or the deadline would pass."""
-    wait = retry_after if retry_after is not None else 0.2 * 2 ** attempt
-    if wait > MAX_RETRY_AFTER or loop.time() + wait >= deadline_at:
-        raise _Failure(reason)
-    await asyncio.sleep(wait)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Graph sends delta-seconds; anything else is treated as absent (a short backoff)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
-async def _json_body(response: aiohttp.ClientResponse, kind: str) -> dict | None:
-    if not await response.read():
-        return None
-    try:
-        body = await response.json(content_type=None)
-    except ValueError:
-        log.warning("Microsoft Graph %s: the answer was not JSON", kind)
-        raise _Failure("error") from None
-    if not isinstance(body, dict):
-        raise _Failure("error")
-    return body
-
-
-async def _error_code(response: aiohttp.ClientResponse) -> str:
-    """Graph's short error code (e.g. Request_ResourceNotFound), never the message or body."""
-    try:
-        error = (await response.json(content_type=None)).get("error") or {}
-        return _safe(str(error.get("code") or ""))
-    except (ValueError, AttributeError, aiohttp.ClientError):
-        return ""
-
-
-def _safe(text: str) -> str:
-    return _SAFE_CODE.sub("", text)[:60]
-
-
-def _segment(value: str) -> str:
-    """One path segment: everything but '@' percent-encoded (', #, /, ?, + and %)."""
-    return quote(value, safe="@")
 
 
 class _GraphAdapter:
@@ -249,7 +50,7 @@ class GraphDirectory(_GraphAdapter):
         wanted = upn.strip()
         if not wanted:
             return None
-        return await self._lookup(f"/users/{_segment(wanted)}", "userPrincipalName", wanted.lower())
+        return await self._lookup(f"/users/{path_segment(wanted)}", "userPrincipalName", wanted.lower())
 
     async def find_by_object_id(self, object_id: str) -> Person | None:
         wanted = object_id.strip().lower()
@@ -268,9 +69,9 @@ class GraphDirectory(_GraphAdapter):
                 return None
             enabled = user.get("accountEnabled")
             if not isinstance(enabled, bool):
-                raise _Failure("incomplete")
+                raise GraphFailure("incomplete")
             if not enabled:
-                log.info("Directory entry %s is disabled; treated as not found", _safe(str(user.get("id"))))
+                log.info("Directory entry %s is disabled; treated as not found", log_safe(str(user.get("id"))))
                 return None
             return await self._person(user)
 
@@ -279,7 +80,7 @@ class GraphDirectory(_GraphAdapter):
     async def _person(self, user: dict) -> Person:
         object_id = str(user.get("id") or "").lower()
         status, manager = await self._client.request(
-            "GET", f"/users/{_segment(object_id)}/manager?$select=userPrincipalName", kind="manager",
+            "GET", f"/users/{path_segment(object_id)}/manager?$select=userPrincipalName", kind="manager",
             accept_404=True)
         manager_upn = (manager or {}).get("userPrincipalName") if status != 404 else None
         upn = str(user["userPrincipalName"]).lower()
@@ -303,7 +104,7 @@ class GraphGroupMembership(_GraphAdapter):
         wanted = list(dict.fromkeys(g.strip().lower() for g in group_ids))
         if not wanted:
             return set()
-        path = f"/users/{_segment(object_id.strip().lower())}/checkMemberGroups"
+        path = f"/users/{path_segment(object_id.strip().lower())}/checkMemberGroups"
 
         async def check() -> set[str]:
             found: set[str] = set()
@@ -315,7 +116,7 @@ class GraphGroupMembership(_GraphAdapter):
                     return set()  # no such user: a member of nothing
                 values = (body or {}).get("value")
                 if not isinstance(values, list):
-                    raise _Failure("error")
+                    raise GraphFailure("error")
                 found |= {v.lower() for v in values if isinstance(v, str)}
             return found & set(wanted)  # never trust more than was asked
 
@@ -335,7 +136,7 @@ class GraphMailer(_GraphAdapter):
                    "saveToSentItems": False}  # a mailed code must not linger in the sender's Sent Items
 
         async def send() -> None:
-            await self._client.request("POST", f"/users/{_segment(self.sender_upn)}/sendMail", kind="sendMail",
+            await self._client.request("POST", f"/users/{path_segment(self.sender_upn)}/sendMail", kind="sendMail",
                                        json=message, idempotent=False)
 
         await self._client.run(send, "the e-mail may not have been sent")
