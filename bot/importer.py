@@ -89,6 +89,8 @@ async def _import_row(row: SeedRow, store, directory, audit, state, dry_run, rep
     person = await directory.find_by_upn(row.upn)
     if person is None:
         return RowOutcome(row.row, row.upn, PROBLEM, f"{row.upn} is not in the directory.")
+    if not person.enabled:
+        return RowOutcome(row.row, row.upn, PROBLEM, f"The account {row.upn} is disabled in the directory.")
     try:
         existing = await store.get_seed(person.object_id)
     except SeedNotFound:

@@ -78,7 +78,7 @@ async def start_harness(clock, tmp_path, state=None, connector=None, env: dict |
     )
     audit, state = MemoryAuditLog(clock), state or MemoryState()
     coordination, notifier = MemoryCoordination(clock), FakeNotifier()
-    directory = FakeDirectory(ALICE, BOB, CAROL, ADA_PERSON, MIA, LEE, BEN_PERSON)
+    directory = overrides.pop("directory", None) or FakeDirectory(ALICE, BOB, CAROL, ADA_PERSON, MIA, LEE, BEN_PERSON)
     settings = Settings.from_env({"OTPBOT_DATA_DIR": str(tmp_path), **(env or {})}, local=True)
     ports = dict(secrets=secrets, directory=directory, state=state, audit=audit, clock=clock,
                  coordination=coordination, notifier=notifier)

@@ -100,10 +100,13 @@ async def test_special_characters_are_percent_encoded_in_the_path(graph_mock, cl
     assert graph_mock.raw_paths[2] == f"/v1.0/users/ada_fabrikam.com%23EXT%23@contoso.example{SELECT}"
 
 
-async def test_disabled_account_is_not_found(graph_mock, client):
-    graph_mock.add_user("gone@contoso.example", mobile="+1 425 555 0199", enabled=False)
-    assert await GraphDirectory(client).find_by_upn("gone@contoso.example") is None
-    assert graph_mock.counts == {"user": 1}
+async def test_a_disabled_account_is_found_and_marked_disabled(graph_mock, client):
+    oid = graph_mock.add_user("gone@contoso.example", display_name="Gone User", mobile="+1 425 555 0199",
+                              enabled=False)
+    assert await GraphDirectory(client).find_by_upn("gone@contoso.example") == Person(
+        "gone@contoso.example", oid, "Gone User", "+1 425 555 0199", None, enabled=False)
+    assert await GraphDirectory(client).find_by_object_id(oid) == Person(
+        "gone@contoso.example", oid, "Gone User", "+1 425 555 0199", None, enabled=False)
 
 
 async def test_missing_account_enabled_fails_closed(graph_mock, client):

@@ -102,3 +102,18 @@ async def test_writes_are_paced_under_key_vaults_create_limit(tmp_path):
     busiest = max(sum(1 for t in writes if start <= t < start + 10) for start in writes)
     assert busiest <= 251  # 25 per second; Key Vault allows 300 per 10 s
     assert round(writes[-1] - writes[0], 2) == 11.96
+
+
+async def test_a_row_for_a_disabled_account_is_a_problem_and_stores_nothing(tmp_path):
+    (tmp_path / "dir.csv").write_text(
+        "upn,object_id,display_name,phone,manager_upn,enabled\n"
+        "dan@contoso.example,00000000-0000-4000-8000-0000000000c9,Dan Leaver,+44 20 7946 0111,,false\n")
+    (tmp_path / "seeds.csv").write_text("username,secret,serial,period,digits,algorithm\n"
+                                        "dan@contoso.example,JBSWY3DPEHPK3PXP,SN-9,,,\n")
+    store, audit = FakeSecretStore(), MemoryAuditLog(FakeClock())
+    report = await import_file(tmp_path / "seeds.csv", store, LocalDirectory(tmp_path / "dir.csv"), audit,
+                               dry_run=False, out=io.StringIO(), pace=1000)
+    assert store.seeds == {}
+    assert summary(report, dry_run=False).splitlines()[:2] == [
+        "Row  User                 Result",
+        "  2  dan@contoso.example  problem: The account dan@contoso.example is disabled in the directory."]

@@ -12,7 +12,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from bot.core.models import Person
 
-from .graph_client import DEFAULT_DEADLINE, GRAPH_URL, GraphClient, GraphFailure, log_safe, path_segment
+from .graph_client import DEFAULT_DEADLINE, GRAPH_URL, GraphClient, GraphFailure, path_segment
 
 __all__ = ["GraphClient", "GraphDirectory", "GraphGroupMembership", "GraphMailer"]
 
@@ -39,13 +39,12 @@ class _GraphAdapter:
 
 
 class GraphDirectory(_GraphAdapter):
-    """Directory on Graph. Exact UPN matches only; disabled accounts are not found (see find_by_upn)."""
+    """Directory on Graph. Exact UPN matches only; disabled accounts are found with enabled=False."""
 
     async def find_by_upn(self, upn: str) -> Person | None:
-        """The enabled user whose UPN equals `upn` (ignoring case), else None.
+        """The user whose UPN equals `upn` (ignoring case), else None.
 
-        /users/{key} also resolves object ids, so the returned UPN must equal the one asked for. A disabled
-        account gives None: nothing may be released for it and Person has no field to say so.
+        /users/{key} also resolves object ids, so the returned UPN must equal the one asked for.
         """
         wanted = upn.strip()
         if not wanted:
@@ -70,14 +69,11 @@ class GraphDirectory(_GraphAdapter):
             enabled = user.get("accountEnabled")
             if not isinstance(enabled, bool):
                 raise GraphFailure("incomplete")
-            if not enabled:
-                log.info("Directory entry %s is disabled; treated as not found", log_safe(str(user.get("id"))))
-                return None
-            return await self._person(user)
+            return await self._person(user, enabled)
 
         return await self._client.run(lookup, "the user could not be looked up")
 
-    async def _person(self, user: dict) -> Person:
+    async def _person(self, user: dict, enabled: bool) -> Person:
         object_id = str(user.get("id") or "").lower()
         status, manager = await self._client.request(
             "GET", f"/users/{path_segment(object_id)}/manager?$select=userPrincipalName", kind="manager",
@@ -86,7 +82,8 @@ class GraphDirectory(_GraphAdapter):
         upn = str(user["userPrincipalName"]).lower()
         return Person(upn=upn, object_id=object_id, display_name=str(user.get("displayName") or upn),
                       phone_of_record=_phone_of_record(user),
-                      manager_upn=manager_upn.lower() if isinstance(manager_upn, str) and manager_upn else None)
+                      manager_upn=manager_upn.lower() if isinstance(manager_upn, str) and manager_upn else None,
+                      enabled=enabled)
 
 
 def _phone_of_record(user: dict) -> str | None:

@@ -1,9 +1,10 @@
 """LocalDirectory: a CSV file standing in for Microsoft Graph.
 
 Format (header required, one user a row):
-    upn,object_id,display_name,phone,manager_upn
+    upn,object_id,display_name,phone,manager_upn[,enabled]
     alice@contoso.example,00000000-...-c1,Alice User,+44 20 7946 0958,lee@contoso.example
-`phone` is the phone of record; leave it empty when there is none.
+`phone` is the phone of record; leave it empty when there is none. The optional `enabled` column plays
+Entra's accountEnabled: `false` marks a disabled account (empty or missing: enabled).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class LocalDirectory:
                     upn=row["upn"].strip().lower(), object_id=row["object_id"].strip().lower(),
                     display_name=row["display_name"].strip(), phone_of_record=row["phone"].strip() or None,
                     manager_upn=row["manager_upn"].strip().lower() or None,
+                    enabled=_enabled(row.get("enabled"), path, reader.line_num),
                 )
                 self._by_upn[person.upn] = person
                 self._by_oid[person.object_id] = person
@@ -39,3 +41,12 @@ class LocalDirectory:
 
     async def find_by_object_id(self, object_id: str) -> Person | None:
         return self._by_oid.get(object_id.lower())
+
+
+def _enabled(value: str | None, path: Path, line: int) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("", "true"):
+        return True
+    if text == "false":
+        return False
+    raise ValueError(f"{path}, line {line}: enabled must be true or false, not {text[:20]!r}")

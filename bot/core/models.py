@@ -57,13 +57,16 @@ class Seed:
 
 @dataclass(frozen=True)
 class Person:
-    """A directory entry. The phone of record comes from the directory, never from the caller."""
+    """A directory entry. The phone of record comes from the directory, never from the caller. A disabled
+    account (a leaver, a blocked sign-in) is still found, so its token can be revoked; nothing is released or
+    enrolled for it."""
 
     upn: str
     object_id: str
     display_name: str
     phone_of_record: str | None = None
     manager_upn: str | None = None
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,15 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
     if person is None:
         raise UserError(f"There is no user `{command.upn}` in the directory. Check the spelling.")
     s.authorizer.require_not_self(turn.agent, person)
+    if not person.enabled:  # a leaver, or a blocked sign-in: whoever is calling, they cannot sign in
+        await s.audit.append(events.VERIFICATION_REFUSED, turn.agent.object_id, person.upn,
+                             {"reason": "account_disabled"})
+        await alert(s, f"Code requested for a disabled account: {turn.agent.display_name or turn.agent.object_id} "
+                       f"asked for a code for {person.upn}. The request was refused.")
+        raise VerificationError(
+            f"The account of {person.display_name} is disabled in Entra, so no code can be released. If they have "
+            f"left, revoke their token: `revoke {person.upn} left`."
+        )
     if not person.phone_of_record:
         await s.audit.append(events.VERIFICATION_REFUSED, turn.agent.object_id, person.upn,
                              {"reason": "no_phone_of_record"})
@@ -42,7 +51,7 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
     manager = None
     if MANAGER_APPROVAL in required:
         manager = await s.directory.find_by_upn(person.manager_upn) if person.manager_upn else None
-        if manager is None or manager.object_id in (turn.agent.object_id, person.object_id):
+        if manager is None or not manager.enabled or manager.object_id in (turn.agent.object_id, person.object_id):
             raise VerificationError(f"{person.display_name} needs manager approval, but has no manager of record "
                                     "who could approve. No code can be released.")
     await _count_attempt(s, turn, person.upn, person.object_id)

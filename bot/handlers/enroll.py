@@ -31,13 +31,13 @@ OTHER_ACCOUNT = "That otpauth link names a different account than {upn}, so noth
 
 
 async def show_card(s: Services, turn: Turn, command: Enroll) -> list:
-    person = await find_person(s, command.upn)
+    person = await find_person(s, command.upn, enabled_only=True)
     return [EnrollCard(person.display_name, person.upn)]
 
 
 async def submit(s: Services, action: Action) -> ActionOutcome:
     """The card's Action.Execute. Provisioning step 3 comes here too, with `run` in the data."""
-    person = await find_person(s, normalise_upn(str(action.data.get("upn", ""))))
+    person = await find_person(s, normalise_upn(str(action.data.get("upn", ""))), enabled_only=True)
     run = str(action.data.get("run", ""))
     if run:
         from . import provision

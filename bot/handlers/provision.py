@@ -19,7 +19,7 @@ from .tokens import ship
 
 
 async def start(s: Services, turn: Turn, command: Provision) -> list:
-    person = await find_person(s, command.upn)
+    person = await find_person(s, command.upn, enabled_only=True)
     run = ProvisionRun.start(turn.agent.object_id, person.upn, person.object_id, person.display_name, s.clock.now())
     await s.audit.append(events.PROVISION_STARTED, turn.agent.object_id, person.upn, {"run": run.run})
     await s.state.write({run_key(run.run): {**run.to_dict(), "e_tag": "*"}})

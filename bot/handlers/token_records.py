@@ -24,10 +24,15 @@ def token_key(object_id: str) -> str:
     return f"token/{object_id}"
 
 
-async def find_person(s: Services, upn: str) -> Person:
+async def find_person(s: Services, upn: str, *, enabled_only: bool = False) -> Person:
+    """The directory entry for `upn`. Disabled accounts are found (a leaver's token must stay revocable), except
+    with `enabled_only`, for enrolling: no new seed is stored for an account that cannot sign in."""
     person = await s.directory.find_by_upn(upn)
     if person is None:
         raise UserError(f"There is no user `{upn}` in the directory. Check the spelling.")
+    if enabled_only and not person.enabled:
+        raise UserError(f"The account of {person.display_name} ({person.upn}) is disabled in Entra, so no token "
+                        "is enrolled for it.")
     return person
 
 
