@@ -30,19 +30,14 @@ class RecordingConversations:
         return ResourceResponse(id=f"sent-{len(self.calls)}")
 
 
-class Connector:
-    def __init__(self) -> None:
-        self.conversations = RecordingConversations()
-
-
 class Factory:
     def __init__(self) -> None:
-        self.connector = Connector()
-        self.asked: list[tuple] = []
+        self.replies_sent = RecordingConversations()
+        self.asked: list[str] = []
 
-    async def create(self, service_url, audience=None):
-        self.asked.append((service_url, audience))
-        return self.connector
+    async def replies(self, service_url):
+        self.asked.append(service_url)
+        return self.replies_sent
 
 
 class Authenticated:
@@ -87,14 +82,14 @@ async def test_replies_are_addressed_and_sent_as_botbuilder_sends_them(payload):
             assert (await turn.send_activity(reply)).id
     await TurnRunner().run(authenticated, activity_from(payload), logic)
 
-    calls = authenticated.connector_factory.connector.conversations.calls
+    calls = authenticated.connector_factory.replies_sent.calls
     assert [serialised(call[-1]) for call in calls] == expected
     conversation = payload["conversation"]["id"]
     if payload["type"] == "conversationUpdate":
         assert [call[:2] for call in calls] == [("send_to_conversation", conversation)] * 2
     else:
         assert [call[:3] for call in calls] == [("reply_to_activity", conversation, payload["id"])] * 2
-    assert authenticated.connector_factory.asked == [(SERVICE_URL, "https://api.botframework.com")]
+    assert authenticated.connector_factory.asked == [SERVICE_URL]
 
 
 async def test_an_invoke_answers_with_the_response_the_bot_set_and_sends_nothing_for_it():
@@ -106,7 +101,7 @@ async def test_an_invoke_answers_with_the_response_the_bot_set_and_sends_nothing
     response = await TurnRunner().run(authenticated, activity_from(card_action("verify", {}, service_url=SERVICE_URL)),
                                       logic)
     assert (response.status, response.body) == (200, body)
-    assert authenticated.connector_factory.connector.conversations.calls == []
+    assert authenticated.connector_factory.replies_sent.calls == []
 
 
 async def test_an_invoke_without_a_response_is_501_and_a_message_has_none():

@@ -24,7 +24,7 @@ from botframework.connector.auth import (
 )
 
 from ...net import is_loopback_url
-from .connector_wire import connector_pipeline
+from .connector_wire import DirectReplies, connector_pipeline
 from .wire import ActivitySerializer
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 
@@ -38,6 +38,7 @@ class ReusingConnectorFactory(ConnectorFactory):
     def __init__(self, credentials) -> None:
         self._credentials = credentials
         self._clients: dict[str, ConnectorClient] = {}
+        self._replies: dict[str, DirectReplies] = {}
         self._token_warmed_at = float("-inf")
         self._session: aiohttp.ClientSession | None = None
 
@@ -56,7 +57,13 @@ class ReusingConnectorFactory(ConnectorFactory):
             serializer = ActivitySerializer(client.conversations._serialize.dependencies)
             client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
             self._clients[service_url] = client
+            self._replies[service_url] = DirectReplies(client, self._credentials, lambda: self._session)
         return client
+
+    async def replies(self, service_url: str) -> DirectReplies:
+        """How a turn replies to the Bot Connector at `service_url` (see connector_wire.DirectReplies)."""
+        await self.create(service_url)
+        return self._replies[service_url]
 
     async def _warm_token(self) -> None:
         """msrest asks for the token synchronously on the event loop, and MSAL fetches it with blocking
@@ -75,6 +82,7 @@ class ReusingConnectorFactory(ConnectorFactory):
         for client in self._clients.values():
             await client.__aexit__(None, None, None)
         self._clients.clear()
+        self._replies.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

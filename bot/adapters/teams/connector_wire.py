@@ -2,7 +2,8 @@
 
 - sent over one shared aiohttp session, instead of msrest's default sender, which runs `requests` in the
   default thread pool (a thread hop, a second HTTP stack and GIL contention on every reply);
-- activities serialised by wire.ActivitySerializer: msrest's output, without msrest's per-call round trip.
+- activities serialised by wire.ActivitySerializer: msrest's output, without msrest's per-call round trip;
+- a turn's replies (DirectReplies) skip msrest's pipeline altogether: the same request, ~0.25 ms less CPU each.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import asyncio
 import json
 from types import SimpleNamespace
 from typing import Any, Callable
+from urllib.parse import quote, urljoin
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
+from botbuilder.schema import ResourceResponse
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncHTTPSender, AsyncPipeline, Response, SansIOHTTPPolicy
 from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 from yarl import URL
-
 
 
 def connector_pipeline(config, credentials, session: Callable[[], aiohttp.ClientSession]) -> AsyncPipeline:
@@ -114,3 +116,54 @@ class _ReadResponse(AsyncClientResponse):
 
     def body(self) -> bytes:
         return self.internal_response.content
+
+
+class ReplyFailed(Exception):
+    """A turn's reply was not accepted (HTTP status) or its outcome is unknown (network). Never retried."""
+
+
+class DirectReplies:
+    """A turn's replies, POSTed on the shared session: the request the generated `reply_to_activity` and
+    `send_to_conversation` of `client` build (URL, headers, JSON body, the credentials' bearer) without msrest's
+    pipeline and response deserialiser, which cost a reply about a third of its CPU. Proactive messages (the
+    notifier) keep the msrest client and its ErrorResponseException, whose status their retry decision reads."""
+
+    def __init__(self, client, credentials, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._base = client.config.base_url.rstrip("/") + "/"
+        self._serialize = client.conversations._serialize
+        self._credentials, self._session = credentials, session
+        self._headers = {**client.config.headers, "User-Agent": client.config.user_agent,
+                         "Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
+        seconds = client.config.connection.timeout
+        self._timeout = aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
+        proxy = _env_proxy(client.config.base_url)
+        self._proxy = {"proxy": proxy[0], "proxy_auth": proxy[1]} if proxy else {}
+
+    async def reply_to_activity(self, conversation_id: str, activity_id: str, activity) -> ResourceResponse:
+        return await self._post(f"v3/conversations/{quote(conversation_id, safe='')}/activities/"
+                                f"{quote(activity_id, safe='')}", activity, {"x-ms-conversation-id": conversation_id})
+
+    async def send_to_conversation(self, conversation_id: str, activity) -> ResourceResponse:
+        return await self._post(f"v3/conversations/{quote(conversation_id, safe='')}/activities", activity, {})
+
+    async def _post(self, path: str, activity, extra_headers: dict) -> ResourceResponse:
+        signed = SimpleNamespace(headers={})
+        self._credentials.signed_session(signed)  # the bearer header, or none without an app id (local mode)
+        headers = {**self._headers, **extra_headers, **signed.headers}
+        body = json.dumps(self._serialize.body(activity, "Activity")).encode()
+        session = self._session()
+        if session is None or session.closed:
+            raise ReplyFailed("the connector session is closed")
+        try:
+            async with session.post(urljoin(self._base, path), data=body, headers=headers, allow_redirects=False,
+                                    timeout=self._timeout, **self._proxy) as response:
+                status, content = response.status, await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise ReplyFailed(f"no answer from the connector ({type(error).__name__})") from None
+        if status not in (200, 201, 202):
+            raise ReplyFailed(f"the connector answered HTTP {status}")
+        try:
+            answer = json.loads(content) if content else {}
+        except ValueError:
+            answer = {}
+        return ResourceResponse(id=answer.get("id") if isinstance(answer, dict) else None)

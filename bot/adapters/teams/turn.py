@@ -4,8 +4,8 @@ The bot uses three things of a botbuilder TurnContext: `activity`, `send_activit
 it leaves behind. The CloudAdapter around them builds a TurnContext, turn state, a conversation reference and
 a middleware chain per turn, and deep-copies every reply before addressing it (~12 % of a release turn's
 CPU, docs/performance.md). This does only what the bot uses, with the CloudAdapter's semantics: replies are
-addressed as `TurnContext.apply_conversation_reference` addresses them and sent through the same reused
-connector clients (auth.ReusingConnectorFactory); an exception is logged by type and never shown to the
+addressed as `TurnContext.apply_conversation_reference` addresses them and sent as the reused connector
+clients would send them (connector_wire.DirectReplies); an exception is logged by type and never shown to the
 user; an invoke that set no response answers 501.
 """
 
@@ -22,10 +22,10 @@ log = logging.getLogger("otpbot.teams")
 
 
 class Turn:
-    def __init__(self, activity: Activity, connector) -> None:
+    def __init__(self, activity: Activity, replies) -> None:
         self.activity = activity
         self.invoke_response: InvokeResponse | None = None
-        self._connector = connector
+        self._replies = replies
 
     async def send_activity(self, reply: Activity) -> ResourceResponse | None:
         """Sends `reply` (built for this one send: it is addressed in place, not copied)."""
@@ -33,11 +33,10 @@ class Turn:
             self.invoke_response = reply.value
             return None
         self._address(reply)
-        conversations = self._connector.conversations
         if reply.reply_to_id:
-            response = await conversations.reply_to_activity(reply.conversation.id, reply.reply_to_id, reply)
+            response = await self._replies.reply_to_activity(reply.conversation.id, reply.reply_to_id, reply)
         else:
-            response = await conversations.send_to_conversation(reply.conversation.id, reply)
+            response = await self._replies.send_to_conversation(reply.conversation.id, reply)
         return response or ResourceResponse(id="")
 
     def _address(self, reply: Activity) -> None:
@@ -58,8 +57,7 @@ class TurnRunner:
     async def run(self, authenticated, activity: Activity,
                   logic: Callable[[Turn], Awaitable[None]]) -> InvokeResponse | None:
         activity.caller_id = authenticated.caller_id
-        connector = await authenticated.connector_factory.create(activity.service_url, authenticated.audience)
-        turn = Turn(activity, connector)
+        turn = Turn(activity, await authenticated.connector_factory.replies(activity.service_url))
         try:
             await logic(turn)
         except Exception as error:  # noqa: BLE001 - a failed turn is logged; the user never sees its details
