@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+_REPO = Path(__file__).resolve().parents[2]  # this checkout's paths print as bot/..., tests/...
 _SITE = re.compile(r"\(.*?(?:site-packages|lib/python3\.\d+)/")
 
 
@@ -27,7 +28,7 @@ def load(path: Path) -> list[tuple[list[str], int]]:
 
 
 def short(frame: str, lines: bool = True) -> str:
-    frame = re.sub(r"\(/work/main/", "(", _SITE.sub("(", frame))
+    frame = _SITE.sub("(", frame).replace(f"({_REPO}/", "(")
     return frame if lines else re.sub(r":\d+\)$", ")", frame)
 
 
