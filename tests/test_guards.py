@@ -382,3 +382,15 @@ async def test_read_only_answers_are_given_again_on_redelivery_without_a_claim(h
     assert h.audit.events() == ["verification.started"]
     claimed = {key.rpartition("/")[2] for key in h.coordination.claims if key.startswith("activity/")}
     assert len(claimed) == 1 and not claimed & {help_message["id"], refresh["id"]}  # the `code` message's only
+
+
+async def test_the_target_of_a_request_cannot_give_its_second_approval(h):
+    ada = await started(h, "code lee@contoso.example")
+    await verified(h, ada)
+    body, _ = await h.click("approve_agent", ada, user=LEE)  # Lee is an agent too, and the user asked for
+    assert shown(body) == ["You cannot approve a code request for your own account; another agent must approve it."]
+    assert [(r.event, r.actor, r.details["reason"]) for r in h.audit.entries if r.event == "approval.refused"] == [
+        ("approval.refused", LEE.oid, "target_approval")]
+    body, _ = await h.click("reveal", ada)
+    assert shown(body) == [WAITING_FOR_SECOND]
+    assert "code.released" not in h.audit.events() and h.secrets.reads == 0

@@ -10,6 +10,7 @@ from ..core.proofs import MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
 from ..core.views import ActionOutcome, Text
 from .code import load, save
 from .context import Action, Services
+from .notify import alert
 
 
 async def approve_as_second_agent(s: Services, action: Action) -> ActionOutcome:
@@ -19,6 +20,9 @@ async def approve_as_second_agent(s: Services, action: Action) -> ActionOutcome:
         await _refused(s, action, "self_approval")
         raise NotAllowed("You cannot approve your own request; another agent must approve it.")
     key, record, etag = await load(s, action, owner=requester)
+    if action.agent.object_id == record.target_oid:  # an agent asked a code for another agent: not them
+        await _refused(s, action, "target_approval", record.target_upn)
+        raise NotAllowed("You cannot approve a code request for your own account; another agent must approve it.")
     record.check_open(str(action.data.get("vid", "")), s.clock.now())
     approved = record.with_proof(SECOND_AGENT_APPROVAL, action.agent.object_id)
     await s.audit.append(events.APPROVAL_GRANTED, action.agent.object_id, record.target_upn,
@@ -46,11 +50,9 @@ async def _manager_decision(s: Services, action: Action, approve: bool) -> Actio
         raise NotAllowed(f"Only {record.target_name}'s manager of record can answer this request.")
     record.check_open(str(action.data.get("vid", "")), s.clock.now())
     if not approve:
-        await save(s, key, record.with_status(v.CANCELLED), etag)
         await s.audit.append(events.APPROVAL_DENIED, action.agent.object_id, record.target_upn,
                              {"vid": record.vid, "proof": MANAGER_APPROVAL, "requester": requester})
-        from .notify import alert
-
+        await save(s, key, record.with_status(v.CANCELLED), etag)
         await alert(s, f"Manager denied a code request for {record.target_upn} (requested by {requester}).")
         return ActionOutcome(Text("You denied the request. No code will be released; security has been told."))
     approved = record.with_proof(MANAGER_APPROVAL, action.agent.object_id)
