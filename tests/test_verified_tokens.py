@@ -3,6 +3,7 @@ verifies again. (tests/test_http_edge.py covers the first verification through t
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -158,3 +159,27 @@ async def test_the_number_of_remembered_tokens_is_bounded(decodes):
     await validator.validate(bearer(tokens[-1]), "msteams", SERVICE_URL)  # the newest is kept
     await validator.validate(bearer(tokens[0]), "msteams", SERVICE_URL)  # the oldest was let go
     assert decodes == tokens + [tokens[0]]
+
+
+async def test_concurrent_requests_while_the_keys_refresh_and_the_token_expires_get_401s_not_a_crash():
+    clock, release = Clock(), asyncio.Event()
+
+    class SlowKeys(StaticKeys):
+        async def get(self, kid):
+            await release.wait()  # a metadata refresh in progress
+            return self.keys.get(kid)
+
+    keys = SlowKeys(KEY)
+    validator = make(keys, clock)
+    token = sign(claims(APP_ID, SERVICE_URL, exp=int(clock.now) + 60), KEY)
+    release.set()
+    await validator.validate(bearer(token), "msteams", SERVICE_URL)
+    release.clear()
+    first = asyncio.create_task(validator.validate(bearer(token), "msteams", SERVICE_URL))
+    second = asyncio.create_task(validator.validate(bearer(token), "msteams", SERVICE_URL))
+    await asyncio.sleep(0)
+    clock.now += 60 + jwt_validation.CLOCK_SKEW_S + 1
+    release.set()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert [str(o) for o in outcomes] == ["token rejected (ExpiredSignatureError)"] * 2
+    assert all(isinstance(o, AuthenticationFailed) for o in outcomes)

@@ -149,13 +149,15 @@ class BotConnectorTokenValidator:
         verified = self._verified.get(token)
         if verified is None:
             return None
+        current_key = await self._keys.get(verified.kid)  # may await a refresh: check everything after it
         if self._clock() > verified.not_after:
-            del self._verified[token]
+            self._verified.pop(token, None)
             raise AuthenticationFailed("token rejected (ExpiredSignatureError)")
-        if await self._keys.get(verified.kid) is not verified.key:  # rotated or refreshed: verify again
+        if current_key is not verified.key:  # rotated or refreshed: verify again
             self._verified.pop(token, None)
             return None
-        self._verified.move_to_end(token)
+        if token in self._verified:
+            self._verified.move_to_end(token)
         return verified
 
     async def _verify(self, token: str) -> _Verified:
