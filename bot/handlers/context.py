@@ -69,3 +69,12 @@ async def write_together(*writes) -> None:
     for outcome in await asyncio.gather(*writes, return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+async def append_best_effort(s: Services, event: str, actor: str, target: str, details: dict) -> None:
+    """An audit record about something that already happened (or failed) and stands either way: a failure to
+    write it is logged, not raised, so it never turns a done release into a "nothing was done" reply."""
+    try:
+        await s.audit.append(event, actor, target, details)
+    except Exception as error:
+        s.log.error("audit write failed for %s: %s", event, type(error).__name__)

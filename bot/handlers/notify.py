@@ -6,15 +6,16 @@ is itself audited and logged rather than undoing anything. None of them carries 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..core import audit_events as events
 from ..core.errors import DeliveryFailed, DependencyUnavailable
 from ..core.models import Person
+from ..core.proofs import MANAGER_APPROVAL
 from ..core.verification import Verification
 from ..core.views import ApprovalRequestCard, Text
 from ..core.window import clock_text
-from .context import Services, Turn
+from .context import Services, Turn, append_best_effort
 
 
 async def alert(s: Services, text: str) -> None:
@@ -24,20 +25,20 @@ async def alert(s: Services, text: str) -> None:
         await s.notifier.to_conversation(s.alerts_conversation, Text(text))
     except DeliveryFailed:
         s.log.error("alert could not be posted to the alerts channel")
-        await s.audit.append(events.ALERT_FAILED, "otpbot", "", {"channel": "alerts"})
+        await append_best_effort(s, events.ALERT_FAILED, "otpbot", "", {"channel": "alerts"})
 
 
 async def request_manager_approval(s: Services, turn: Turn, record: Verification, manager: Person) -> list:
     card = ApprovalRequestCard(record.vid, turn.agent.object_id, turn.agent.display_name or "A helpdesk agent",
                                turn.conversation_id, record.target_name, record.target_upn,
-                               clock_text(record.expires_at(), _utc(), seconds=False) + " UTC")
+                               clock_text(record.expires_at(), timezone.utc, seconds=False) + " UTC")
     try:
         await s.notifier.to_user(manager.object_id, card)
     except DeliveryFailed:
         return [Text(f"I could not reach {manager.display_name} in Teams to ask for approval. "
                      "Ask them to open a chat with me, then start again.")]
     await s.audit.append(events.APPROVAL_REQUESTED, turn.agent.object_id, record.target_upn,
-                         {"vid": record.vid, "approver": manager.object_id, "proof": "manager_approval"})
+                         {"vid": record.vid, "approver": manager.object_id, "proof": MANAGER_APPROVAL})
     return [Text(f"I asked {manager.display_name}, {record.target_name}'s manager of record, to approve in Teams.")]
 
 
@@ -51,10 +52,4 @@ async def mail_target(s: Services, record: Verification, now: datetime) -> None:
         await s.mailer.send(record.target_upn, "A sign-in code was released for your account", body)
     except DependencyUnavailable:
         s.log.error("release e-mail to the user could not be sent")
-        await s.audit.append(events.ALERT_FAILED, "otpbot", record.target_upn, {"channel": "mail"})
-
-
-def _utc():
-    from datetime import timezone
-
-    return timezone.utc
+        await append_best_effort(s, events.ALERT_FAILED, "otpbot", record.target_upn, {"channel": "mail"})

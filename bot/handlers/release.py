@@ -14,7 +14,7 @@ from ..core.totp import code_at, group_code
 from ..core.verification import Verification
 from ..core.views import ActionOutcome, CodeCard, Text
 from ..core.window import agent_zone, clock_text, plan_window, resolve_instant, zone_label
-from .context import CONVERSATION, DIRECT, Action, Services, write_together
+from .context import CONVERSATION, DIRECT, Action, Services, append_best_effort, write_together
 from .expiry import schedule_expiry
 from .notify import alert, mail_target
 
@@ -86,8 +86,7 @@ async def _deliver(s: Services, action: Action, record: Verification, card: Code
         try:
             sent = await s.notifier.to_user(action.agent.object_id, card)
             shown = Text(f"The code for {record.target_name} is in your 1:1 chat with me.")
-            await schedule_expiry(s, sent, accepted_until, f"Expired: the code released for {record.target_name} "
-                                  "is no longer accepted by Entra.")
+            await _schedule_expiry(s, sent, accepted_until, record)
         except DeliveryFailed:  # outcome unknown: a message that carries a code is never re-sent
             await s.audit.append(events.DELIVERY_UNCERTAIN, action.agent.object_id, record.target_upn,
                                  {"vid": record.vid})
@@ -98,6 +97,15 @@ async def _deliver(s: Services, action: Action, record: Verification, card: Code
                    f"proofs: {proofs}.")
     await mail_target(s, record, s.clock.now())
     return ActionOutcome(shown, tuple(notices))
+
+
+async def _schedule_expiry(s: Services, sent, accepted_until, record: Verification) -> None:
+    """The code is delivered: failing to schedule its "expired" edit must not turn that into an error reply."""
+    try:
+        await schedule_expiry(s, sent, accepted_until, f"Expired: the code released for {record.target_name} is no "
+                              "longer accepted by Entra.")
+    except Exception as error:
+        s.log.error("could not schedule the expiry of a delivered code: %s", type(error).__name__)
 
 
 def _require_releasable(seed: Seed, record: Verification, now) -> None:
@@ -113,9 +121,5 @@ def _require_releasable(seed: Seed, record: Verification, now) -> None:
 
 
 async def _audit_refusal(s: Services, action: Action, record: Verification, error: UserError) -> None:
-    try:
-        await s.audit.append(events.CODE_REFUSED, action.agent.object_id, record.target_upn,
+    await append_best_effort(s, events.CODE_REFUSED, action.agent.object_id, record.target_upn,
                              {"vid": record.vid, "reason": type(error).__name__})
-    except Exception:  # the refusal stands either way; the log says the audit missed it
-        s.log.error("audit write failed for a refusal", extra={"event": events.CODE_REFUSED})
-

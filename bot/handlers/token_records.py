@@ -14,7 +14,7 @@ from ..core import audit_events as events
 from ..core.errors import ConcurrencyConflict, SeedNotFound, UserError
 from ..core.lifecycle import TokenRecord
 from ..core.models import Person, Seed, TokenStatus
-from .context import Services
+from .context import Services, append_best_effort
 
 ACTIVE = (TokenStatus.BURNED, TokenStatus.SHIPPED, TokenStatus.DELIVERED)  # not overwritten without a lead
 _RETRIES = 3
@@ -100,10 +100,8 @@ async def token_records(s: Services) -> tuple[list[TokenRecord], dict[str, dict]
 
 async def audit_failed_change(s: Services, actor: str, upn: str, change: str, error: Exception) -> None:
     """The change was audited as intended but did not complete: say so in the trail (best effort)."""
-    try:
-        await s.audit.append(events.TOKEN_CHANGE_FAILED, actor, upn, {"change": change, "reason": type(error).__name__})
-    except Exception:
-        s.log.error("audit write failed for a failed token change")
+    await append_best_effort(s, events.TOKEN_CHANGE_FAILED, actor, upn, {"change": change,
+                                                                       "reason": type(error).__name__})
 
 
 def describe_last_event(token: TokenRecord) -> str:
