@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .core import audit_events as events
-from .core.errors import DeliveryFailed, UserError
-from .core.lifecycle import TokenRecord, sweep_plan, transition
+from .core.errors import ConcurrencyConflict, DeliveryFailed, UserError
+from .core.lifecycle import TokenRecord, sweep_plan
 from .core.models import TokenStatus
 from .core.views import Text
 from .handlers.context import Services
-from .handlers.token_records import describe_last_event, token_records, update_record
+from .handlers.token_records import describe_last_event, destroy_seed, token_records, update_record
 from .lifecycle_settings import LifecycleSettings
 from .periodic import Periodic
 
@@ -83,7 +83,7 @@ async def _sweep(s: Services) -> SweepReport:
         if token.status is TokenStatus.REVOKED and revoked_at and \
                 now - datetime.fromisoformat(revoked_at) >= s.revoked_retention:
             try:
-                await _destroy_revoked(s, token, now)
+                await _destroy_revoked(s, token)
                 report.destroyed.append(token.upn)
             except UserError as error:
                 log.warning("sweeper could not destroy a revoked seed: %s", type(error).__name__)
@@ -99,9 +99,14 @@ async def _sweep(s: Services) -> SweepReport:
         except DeliveryFailed:  # not recorded as reminded: tomorrow's sweep tries again (no code in it)
             report.failed.append(token.upn)
             continue
-        await update_record(s, object_id, reminded_at=now)
-        await s.audit.append(events.SWEEPER_REMINDED, ACTOR, token.upn,
-                             {"status": token.status.value, "age_days": str((now - token.burned_at).days)})
+        try:  # posted: the record first, then the state that stops tomorrow's reminder
+            await s.audit.append(events.SWEEPER_REMINDED, ACTOR, token.upn,
+                                 {"status": token.status.value, "age_days": str((now - token.burned_at).days)})
+            await update_record(s, object_id, reminded_at=now)
+        except (UserError, ConcurrencyConflict) as error:
+            log.warning("sweeper could not record a reminder: %s", type(error).__name__)
+            report.failed.append(token.upn)
+            continue
         report.reminded.append(token.upn)
     return report
 
@@ -115,16 +120,9 @@ async def _disable(s: Services, token: TokenRecord, now) -> None:
     await update_record(s, token.object_id, disabled_at=now)
 
 
-async def _destroy_revoked(s: Services, token: TokenRecord, now) -> None:
+async def _destroy_revoked(s: Services, token: TokenRecord) -> None:
     """A revoked token is lost or its user has left: once the undo period is over, its seed has no purpose."""
-    transition(TokenStatus.REVOKED, TokenStatus.DESTROYED)
-    purge_date = await s.secrets.delete_and_purge(token.object_id)
-    scheduled = purge_date.isoformat() if purge_date else ""
-    await update_record(s, token.object_id, status=TokenStatus.DESTROYED.value, destroyed_at=now,
-                        purge_scheduled=scheduled)
-    await s.audit.append(events.TOKEN_DESTROYED, ACTOR, token.upn,
-                         {"reason": "revoked", "purged": "false" if purge_date else "true",
-                          "purge_scheduled": scheduled})
+    await destroy_seed(s, ACTOR, token.upn, token.object_id, {"reason": "revoked"})
 
 
 def reminder(token: TokenRecord, now) -> str:

@@ -252,3 +252,22 @@ def test_lifecycle_settings_from_env():
     assert LifecycleSettings.from_env({"OTPBOT_OVERDUE_DAYS": "21", "OTPBOT_MAX_SEED_AGE_DAYS": "40",
                                        "OTPBOT_HELPDESK_CONVERSATION_ID": " 19:hd@thread.tacv2 "}) == \
         LifecycleSettings(timedelta(days=21), timedelta(days=40), "19:hd@thread.tacv2")
+
+
+async def test_a_state_write_failing_after_the_purge_still_leaves_the_destruction_audited(h):
+    real_write = h.state.write
+
+    async def failing_token_write(changes):
+        if any(change.get("status") == "destroyed" for change in changes.values()):
+            raise DependencyUnavailable("The bot's shared state did not answer in time, so nothing was done.")
+        await real_write(changes)
+
+    h.state.write = failing_token_write
+    assert texts(await h.say("delivered bob@contoso.example", user=LEE)) == [
+        "The bot's shared state did not answer in time, so nothing was done."]
+    assert BOB.object_id not in h.store.seeds
+    assert [(e, d) for e, _, _, d in trail(h)] == [
+        ("token.delivered", {"from": "shipped"}),
+        ("token.destroyed", {"purged": "true", "purge_scheduled": ""}),
+        ("token.change_failed", {"change": "destroyed", "reason": "DependencyUnavailable"}),
+    ]

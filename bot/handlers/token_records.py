@@ -104,6 +104,27 @@ async def audit_failed_change(s: Services, actor: str, upn: str, change: str, er
                                                                        "reason": type(error).__name__})
 
 
+async def destroy_seed(s: Services, actor: str, upn: str, object_id: str, details: dict[str, str]) -> datetime | None:
+    """delivered or revoked -> destroyed: disable, delete and purge the seed; returns Key Vault's purge date when
+    purge protection keeps a deleted copy. The record follows the purge at once (it names what the vault did),
+    before the state: a state write that fails afterwards leaves a `change_failed`, never an unaudited purge."""
+    try:
+        purge_date = await s.secrets.delete_and_purge(object_id)
+    except Exception as error:
+        await audit_failed_change(s, actor, upn, TokenStatus.DESTROYED.value, error)
+        raise
+    scheduled = purge_date.isoformat() if purge_date else ""
+    await s.audit.append(events.TOKEN_DESTROYED, actor, upn,
+                         {**details, "purged": "false" if purge_date else "true", "purge_scheduled": scheduled})
+    try:
+        await update_record(s, object_id, status=TokenStatus.DESTROYED.value, destroyed_at=s.clock.now(),
+                            purge_scheduled=scheduled)
+    except Exception as error:
+        await audit_failed_change(s, actor, upn, TokenStatus.DESTROYED.value, error)
+        raise
+    return purge_date
+
+
 def describe_last_event(token: TokenRecord) -> str:
     """`shipped 2026-11-20 via DHL, tracking JD0123` or `burned 2026-11-16, not shipped yet`."""
     if token.shipped_at is None:

@@ -6,8 +6,6 @@ secret store; a change that fails after its record is followed by token.change_f
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ..core import audit_events as events
 from ..core.commands import MarkDelivered, MarkShipped, Revoke, SeedInChat, ShowPending
 from ..core.errors import NotAllowed
@@ -17,11 +15,10 @@ from ..core.policy import LEAD
 from ..core.views import PendingCard, PendingRow, Text
 from .context import Services, Turn
 from .notify import alert
-from .token_records import (audit_failed_change, current_status, describe_last_event, find_person, token_records,
-                            update_record)
+from .token_records import (audit_failed_change, current_status, describe_last_event, destroy_seed, find_person,
+                            token_records, update_record)
 
-SHIPPED, DELIVERED, DESTROYED, REVOKED = (
-    TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.DESTROYED, TokenStatus.REVOKED)
+SHIPPED, DELIVERED, REVOKED = TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.REVOKED
 SEED_IN_CHAT = (
     "That message looks like it contains a token seed. I did not store it or repeat it, but it is now in this "
     "conversation's history, so consider it exposed: delete the message, and set the token up again with a new "
@@ -77,22 +74,12 @@ async def mark_delivered(s: Services, turn: Turn, command: MarkDelivered) -> lis
 
 
 async def _destroy(s: Services, actor: str, person: Person) -> str:
-    transition(DELIVERED, DESTROYED)
-    try:
-        purge_date = await s.secrets.delete_and_purge(person.object_id)  # disables, deletes, purges
-    except Exception as error:
-        await audit_failed_change(s, actor, person.upn, DESTROYED.value, error)
-        raise
-    scheduled = _utc(purge_date) if purge_date else ""
-    await update_record(s, person.object_id, status=DESTROYED.value, destroyed_at=s.clock.now(),
-                        purge_scheduled=scheduled)
-    await s.audit.append(events.TOKEN_DESTROYED, actor, person.upn,
-                         {"purged": "false" if purge_date else "true", "purge_scheduled": scheduled})
+    purge_date = await destroy_seed(s, actor, person.upn, person.object_id, {})
     head = f"Recorded: {person.display_name} ({person.upn}) has the token."
     if purge_date is None:
         return f"{head} Its seed was disabled, deleted and purged from the vault; no code can be released for it."
     return (f"{head} Its seed was disabled and deleted; purge protection keeps the deleted copy until Key Vault "
-            f"purges it on {_utc(purge_date)[:10]} (UTC). No code can be released for it.")
+            f"purges it on {purge_date.isoformat()[:10]} (UTC). No code can be released for it.")
 
 
 async def revoke(s: Services, turn: Turn, command: Revoke) -> list:
@@ -128,7 +115,3 @@ async def seed_in_chat(s: Services, turn: Turn, command: SeedInChat) -> list:
     await alert(s, f"{who} posted what looks like a token seed in a {turn.place.conversation_type} conversation"
                    f"{' for ' + command.upn if command.upn else ''}. Treat it as exposed; it was not stored.")
     return [Text(SEED_IN_CHAT)]
-
-
-def _utc(at: datetime) -> str:
-    return at.isoformat()
