@@ -32,3 +32,39 @@ async def test_graph_calls_are_traced_without_personal_data(graph_mock):
     assert [s.attributes["http.status_code"] for s in spans] == [200, 404]
     everything = " ".join(str(dict(s.attributes)) + s.name for s in spans)
     assert "7946" not in everything and "alice" not in everything
+
+
+async def test_an_unhandled_error_reaches_log_handlers_as_its_type_only(harness):
+    """Application Insights' handler exports a record's message and, given exc_info, the exception's text and
+    traceback: no record from the bot may carry either."""
+    import logging
+
+    from tests.teams import card_action
+
+    class Capture(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    async def failing_read(object_id):
+        raise ValueError("seed JBSWY3DPEHPK3PXP ticket INC-7 phone +44 20 7946 0958")
+
+    capture = Capture()
+    logging.getLogger("otpbot").addHandler(capture)
+    try:
+        sent = await harness.say("code alice@contoso.example")
+        data = sent[0]["attachments"][0]["content"]["actions"][0]["data"]
+        await harness.click("verify", {**data, "ticket": "INC-7", "calledBack": "true"})
+        harness.secrets.get_seed = failing_read
+        body, _ = await harness.click("reveal", data)
+    finally:
+        logging.getLogger("otpbot").removeHandler(capture)
+    assert body["value"]["body"][0]["text"].startswith("Something went wrong (ref ")
+    errors = [r for r in capture.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage().split(" ref=")[0] for r in errors] == ["unhandled error"]
+    assert errors[0].getMessage().endswith(" type=ValueError")
+    assert [r for r in capture.records if r.exc_info] == []
+    assert not any(word in r.getMessage() for r in capture.records for word in ("JBSWY3", "INC-7", "7946"))

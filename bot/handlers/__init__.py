@@ -88,5 +88,7 @@ def _reply_for(s: Services, error: Exception) -> Text:
         s.log.error("audit write failed; nothing released")
         return Text(AUDIT_DOWN)
     ref = secrets.token_hex(4)
-    s.log.error("unhandled error ref=%s type=%s", ref, type(error).__name__, exc_info=error)
+    # The type only, and no exc_info: handlers other than ours (Application Insights exports the message and
+    # traceback of exc_info) must never see an exception's text, which can carry request data.
+    s.log.error("unhandled error ref=%s type=%s", ref, type(error).__name__)
     return Text(f"Something went wrong (ref {ref}). Nothing was released.")

@@ -61,7 +61,7 @@ class TurnRunner:
         try:
             await logic(turn)
         except Exception as error:  # noqa: BLE001 - a failed turn is logged; the user never sees its details
-            log.error("turn failed: %s", type(error).__name__, exc_info=error)
+            log.error("turn failed: %s", type(error).__name__)  # no exc_info: see handlers._reply_for
         if activity.type == ActivityTypes.invoke:
             return turn.invoke_response or InvokeResponse(status=HTTPStatus.NOT_IMPLEMENTED)
         return None
