@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Callable
 
 from .core import audit_events as events
-from .core.errors import SeedNotFound, UserError
+from .core.errors import AuditWriteError, SeedNotFound, UserError
 from .core.models import Seed, TokenStatus
 from .core.ports import AuditLog, Directory, SecretStore, StateStore
 from .core.seed_in_chat import looks_like_seed
-from .core.seed_rows import RowProblem, SeedRow, check_header, parse_rows
+from .core.seed_rows import SeedRow, check_header, parse_rows
 
-KEY_VAULT_CREATES_PER_10S = 300
 PACE_PER_SECOND = 25  # 250 per 10 s: headroom under Key Vault's 300 creates per 10 s
 DELETE_THE_FILE = ("Now delete the spreadsheet and every copy of it (recycle bin, e-mail attachments, OneDrive or "
                    "SharePoint, backups): the seeds are in the vault, and each copy of the file holds every seed.")
 IMPORTED, REPLACED, UNCHANGED, FLAGGED, PROBLEM = "imported", "replaced", "unchanged", "flagged", "problem"
 HIDDEN = "(hidden)"
+AUDIT_DOWN = "not imported: the audit trail cannot be written, so the import stopped here"
 SEED_AS_USER = "the username column holds what looks like a seed; check the file's columns (it is not shown)"
 
 
@@ -54,10 +54,6 @@ class ImportReport:
     def skipped_same(self) -> int:
         return self.count(UNCHANGED)
 
-    @property
-    def problems(self) -> list[RowProblem]:
-        return [RowProblem(o.row, o.reason) for o in self.outcomes if o.result == PROBLEM]
-
 
 async def import_file(path: Path, store: SecretStore, directory: Directory, audit: AuditLog, *,
                       dry_run: bool = False, replace: bool = False, state: StateStore | None = None,
@@ -76,7 +72,11 @@ async def import_file(path: Path, store: SecretStore, directory: Directory, audi
     for index, row in enumerate(rows, start=1):
         _progress(out, index, len(rows))
         started = monotonic()
-        outcome = await _import_row(row, store, directory, audit, state, dry_run, replace, actor, now)
+        try:
+            outcome = await _import_row(row, store, directory, audit, state, dry_run, replace, actor, now)
+        except AuditWriteError:  # nothing may be stored unaudited: stop, and say which rows did not go in
+            report.outcomes += [RowOutcome(r.row, r.upn, PROBLEM, AUDIT_DOWN) for r in rows[index - 1:]]
+            break
         report.outcomes.append(outcome)
         if outcome.result in (IMPORTED, REPLACED) and not dry_run:
             await sleep(max(0.0, interval - (monotonic() - started)))
@@ -109,12 +109,17 @@ async def _import_row(row: SeedRow, store, directory, audit, state, dry_run, rep
     if dry_run:
         return RowOutcome(row.row, row.upn, result, "dry run: nothing written")
     seed = Seed(person.object_id, person.upn, row.secret, row.params, TokenStatus.BURNED, serial=row.serial)
+    await audit.append(events.SEED_IMPORTED, actor, person.upn, {  # audited first: no record, no seed
+        "serial": row.serial or "", "period": str(row.params.period), "replaced": str(result == REPLACED).lower()})
     try:
         await store.put_seed(seed)
     except UserError as error:
+        try:
+            await audit.append(events.TOKEN_CHANGE_FAILED, actor, person.upn,
+                               {"change": "imported", "reason": type(error).__name__})
+        except AuditWriteError:
+            pass  # the row is reported as a problem either way
         return RowOutcome(row.row, row.upn, PROBLEM, error.message)
-    await audit.append(events.SEED_IMPORTED, actor, person.upn, {
-        "serial": row.serial or "", "period": str(row.params.period), "replaced": str(result == REPLACED).lower()})
     if state is not None:  # the token's lifecycle record: its age counts from the import
         record = {"upn": person.upn, "status": TokenStatus.BURNED.value, "burned_at": now().isoformat(),
                   "serial": row.serial or "", "source": "import"}

@@ -2,7 +2,8 @@ import io
 
 from bot.adapters.local_directory import LocalDirectory
 from bot.demo import DIRECTORY_CSV
-from bot.importer import DELETE_THE_FILE, import_file, summary
+from bot.core.errors import AuditWriteError
+from bot.importer import AUDIT_DOWN, DELETE_THE_FILE, import_file, summary
 from bot.core.models import Algorithm, TotpParams
 from tests.fakes import FakeClock, FakeSecretStore, MemoryAuditLog
 
@@ -117,3 +118,31 @@ async def test_a_row_for_a_disabled_account_is_a_problem_and_stores_nothing(tmp_
     assert summary(report, dry_run=False).splitlines()[:2] == [
         "Row  User                 Result",
         "  2  dan@contoso.example  problem: The account dan@contoso.example is disabled in the directory."]
+
+
+async def test_a_seed_is_stored_only_after_its_audit_record_and_the_import_stops_when_the_trail_is_down(tmp_path):
+    store = FakeSecretStore()
+    (tmp_path / "dir.csv").write_text(DIRECTORY_CSV)
+    (tmp_path / "seeds.csv").write_text(CSV)
+    audit = MemoryAuditLog(FakeClock())
+    stored_when_audited = []
+    real_append = audit.append
+
+    async def append(event, actor, target, details):
+        stored_when_audited.append((target, len(store.seeds)))
+        if len(audit.entries) == 1:
+            raise AuditWriteError("audit sink down")
+        return await real_append(event, actor, target, details)
+
+    audit.append = append
+    report = await import_file(tmp_path / "seeds.csv", store, LocalDirectory(tmp_path / "dir.csv"), audit,
+                               out=io.StringIO(), pace=1000)
+    assert stored_when_audited == [("alice@contoso.example", 0), ("bob@contoso.example", 1)]
+    assert sorted(s.upn for s in store.seeds.values()) == ["alice@contoso.example"]
+    assert [(o.row, o.user, o.result, o.reason) for o in report.outcomes] == [
+        (2, "alice@contoso.example", "imported", ""),
+        (3, "bob@contoso.example", "problem", AUDIT_DOWN),
+        (4, "carol@contoso.example", "problem",
+         "The seed is not valid base32: use only the letters A–Z and the digits 2–7."),
+        (5, "nobody@contoso.example", "problem", AUDIT_DOWN),
+        (6, "ben@contoso.example", "problem", "period must be 30 or 60 seconds, not 45")]
