@@ -29,10 +29,38 @@ def test_importing_the_core_loads_no_sdk():
     assert out.strip() == "[]"
 
 
+def resolved_imports(path: Path) -> set[str]:
+    """Every module `path` imports, absolute: relative imports are resolved against its package."""
+    package = path.relative_to(BOT.parent).with_suffix("").parts[:-1]  # bot/handlers/x.py -> ("bot", "handlers")
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - (node.level - 1)]) if node.level else []
+            names.add(".".join(base + ([node.module] if node.module else [])))
+    return names
+
+
+def outside(path: Path, *packages: str) -> set[str]:
+    """The imports of `path` that are neither the standard library, pyotp, nor one of `packages`."""
+    return {name for name in resolved_imports(path)
+            if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "pyotp"
+            and not any(name == p or name.startswith(f"{p}.") for p in packages)}
+
+
+def test_relative_imports_are_resolved():
+    assert {"bot.core.errors", "bot.core.totp", "bot.handlers.context", "bot.handlers.expiry"} <= \
+        resolved_imports(BOT / "handlers" / "release.py")
+    assert "bot.handlers" in resolved_imports(BOT / "handlers" / "enroll.py")  # `from . import provision`
+
+
 def test_core_and_handlers_import_only_stdlib_and_pyotp():
-    for path in list((BOT / "core").glob("*.py")) + list((BOT / "handlers").glob("*.py")):
-        for name in imported_modules(path):
-            assert name.split(".")[0] not in SDKS, f"{path.name} imports {name}"
+    core, handlers = sorted((BOT / "core").rglob("*.py")), sorted((BOT / "handlers").rglob("*.py"))
+    assert core and handlers
+    assert {path.name: outside(path, "bot.core") for path in core if outside(path, "bot.core")} == {}
+    assert {path.name: outside(path, "bot.core", "bot.handlers") for path in handlers
+            if outside(path, "bot.core", "bot.handlers")} == {}
 
 
 def test_botbuilder_stays_in_the_teams_adapter_and_the_edge():

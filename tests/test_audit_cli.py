@@ -21,8 +21,20 @@ async def test_export_jsonl_and_csv(tmp_path, monkeypatch, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["seq"], r["event"], r["details"]) for r in rows] == [
         (1, "verification.started", {"vid": "v1"}), (2, "code.released", {"ticket": "INC-1", "vid": "v1"})]
+    assert await _run(["audit", "--local", "export", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "seq,at,event,actor,target,details,prev_hash,hash"
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["seq"], r["at"], r["event"], r["actor"], r["target"], json.loads(r["details"])) for r in rows] == [
+        ("1", "2026-11-28T09:00:00+00:00", "verification.started", "ada", "alice@contoso.example", {"vid": "v1"}),
+        ("2", "2026-11-28T09:00:00+00:00", "code.released", "ada", "alice@contoso.example",
+         {"ticket": "INC-1", "vid": "v1"})]
+    assert rows[1]["details"] == '{"ticket": "INC-1", "vid": "v1"}'
+    assert (rows[0]["prev_hash"], rows[1]["prev_hash"]) == ("0" * 64, rows[0]["hash"])
+    assert await _run(["audit", "--local", "export", "--format", "csv", "--since", "2026-11-28"]) == 0
+    assert [r["seq"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))] == ["1", "2"]  # the day itself
     assert await _run(["audit", "--local", "export", "--format", "csv", "--since", "2026-11-29"]) == 0
-    assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == []
+    assert capsys.readouterr().out.splitlines() == ["seq,at,event,actor,target,details,prev_hash,hash"]
 
 
 async def test_verify_names_the_first_broken_record(tmp_path, monkeypatch, capsys):

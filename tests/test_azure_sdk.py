@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from azure.core.pipeline.policies import ProxyPolicy
 
 from bot.adapters.azure_audit import TableAuditLog
 from bot.adapters.azure_sdk import env_proxy_options
@@ -43,6 +44,12 @@ def transport_of(pipeline):
     return transport
 
 
+def proxies_of(pipeline) -> list:
+    """The `proxies` of every azure-core ProxyPolicy in the pipeline (SansIO policies are wrapped in a runner)."""
+    policies = [getattr(policy, "_policy", policy) for policy in pipeline._impl_policies]
+    return [policy.proxies for policy in policies if isinstance(policy, ProxyPolicy)]
+
+
 async def test_every_production_client_reads_no_proxy_settings_per_request(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
@@ -55,6 +62,8 @@ async def test_every_production_client_reads_no_proxy_settings_per_request(monke
                  "audit": audit._table._client._client._pipeline}
     assert {name: transport_of(p)._use_env_settings for name, p in pipelines.items()} == \
         {"vault": False, "blobs": False, "audit": False}
+    proxy = [{"https": "http://proxy.corp:3128"}]  # read once, so it must reach each pipeline's ProxyPolicy
+    assert {name: proxies_of(p) for name, p in pipelines.items()} == {"vault": proxy, "blobs": proxy, "audit": proxy}
     await vault.close()
     await blobs.close()
     await audit.close()

@@ -11,6 +11,8 @@ from tests.conftest import ALICE, MIA, RFC_SEED, texts
 from tests.lifecycle_fakes import DAVE, lifecycle_harness
 from tests.teams import ADA, LEE
 
+ENTRA, ENTRA_NOW = "2SK2TSMKJP7KDBCK", "138 424"  # a valid seed and its code at the harness clock (test_enroll.py)
+
 ALERTS = "19:security-alerts@thread.tacv2"
 
 
@@ -22,6 +24,11 @@ async def h(clock, tmp_path):
         harness.directory.people[person.upn] = replace(person, enabled=False)
     yield harness
     await harness.close()
+
+
+def shown(body) -> list[str]:
+    assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+    return [b["text"] for b in body["value"]["body"] if b.get("type") == "TextBlock"]
 
 
 def trail(h) -> list[tuple]:
@@ -55,6 +62,17 @@ async def test_no_token_is_enrolled_or_provisioned_for_a_disabled_account(h, com
     assert trail(h) == []
 
 
+async def test_submitting_the_enroll_card_for_a_disabled_account_stores_nothing(h):
+    body, sent = await h.click("enroll", {"upn": DAVE.upn, "seed": ENTRA, "code": ENTRA_NOW, "serial": "TK-0042",
+                                          "model": "Token2 C302-i", "period": "30", "digits": "6",
+                                          "algorithm": "SHA1", "replace": "false"})
+    assert shown(body) == [
+        "The account of Dave User (dave@contoso.example) is disabled in Entra, so no token is enrolled for it."]
+    assert DAVE.object_id not in h.store.seeds
+    assert sent == [] and h.notifier.to_users == [] and h.notifier.to_conversations == []
+    assert trail(h) == []
+
+
 async def test_a_disabled_manager_cannot_approve(clock, tmp_path):
     h = await lifecycle_harness(clock, tmp_path, Seed(ALICE.object_id, ALICE.upn, RFC_SEED),
                                 env={"OTPBOT_PROOFS_STANDARD": "callback,manager_approval"})
@@ -63,6 +81,10 @@ async def test_a_disabled_manager_cannot_approve(clock, tmp_path):
         assert texts(await h.say("code alice@contoso.example", user=LEE)) == [
             "Alice User needs manager approval, but has no manager of record who could approve. No code can be "
             "released."]
+        assert h.audit.entries == []  # refused before anything is audited or counted
+        assert h.notifier.to_users == [] and h.notifier.to_conversations == []  # no approval request to anyone
+        assert h.coordination.counters == {}
+        assert h.store.reads == 0
     finally:
         await h.close()
 

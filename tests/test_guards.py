@@ -119,7 +119,8 @@ async def test_a_hundred_rapid_requests_from_one_agent(h):
     assert len(refusals) == 90
     assert h.audit.events().count("verification.started") == 10
     assert h.audit.events().count("rate.limited") == 90
-    assert alerts(h)[0] == "Rate limit (agent) hit: Ada Agent asked for a code for user10@contoso.example. The request was refused."
+    assert alerts(h) == [f"Rate limit (agent) hit: Ada Agent asked for a code for user{i % 20}@contoso.example. "
+                         "The request was refused." for i in range(10, 100)]
 
 
 async def test_repeated_requests_for_one_target_hit_the_target_limit(h):
@@ -315,13 +316,26 @@ async def test_direct_delivery_and_an_ambiguous_send_is_never_repeated(clock, tm
     assert replacement.text == "Expired: the code released for Alice User is no longer accepted by Entra."
     assert await expire_due(services) == 0
     h.notifier.fail_users.add(ADA.oid)
+    attempts, send = [], h.notifier.to_user
+
+    async def counted_to_user(object_id, message):  # FakeNotifier raises before recording: count every attempt
+        attempts.append((object_id, message))
+        return await send(object_id, message)
+
+    h.notifier.to_user = counted_to_user
     ada = await started(h)
     await verified(h, ada)
     body, _ = await h.click("reveal", ada)
     assert shown(body) == ["I could not confirm that the code reached your 1:1 chat with me. It will not be sent "
                            "again; if you did not get it, start again with `code alice@contoso.example`."]
+    assert [(to, type(card), card.code) for to, card in attempts] == [(ADA.oid, CodeCard, "708 939")]  # 09:01:30
+    body, _ = await h.click("reveal", ada)  # pressing Show code again must not re-send the code
+    assert shown(body) == ["This verification was already used. Start again with `code <upn>`."]
+    assert [to for to, _ in attempts] == [ADA.oid]
     assert len(h.notifier.to_users) == 1
-    assert h.audit.events()[-1] == "code.delivery_uncertain"
+    assert h.audit.events() == ["verification.started", "verification.passed", "code.released",
+                                "verification.started", "verification.passed", "code.released",
+                                "code.delivery_uncertain"]
     await h.close()
 
 

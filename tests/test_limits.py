@@ -43,6 +43,22 @@ async def test_the_first_exceeded_limit_in_order_agent_target_global_is_named():
                                   "Ask a lead to review it.")
 
 
+async def test_when_agent_and_target_limits_are_both_exceeded_the_agent_is_named():
+    coordination = MemoryCoordination(FakeClock())
+    await LIMITS.count_attempt(coordination, "ben", "alice")
+    await LIMITS.count_attempt(coordination, "ada", "alice")
+    await LIMITS.count_attempt(coordination, "ada", "alice")
+    with pytest.raises(RateLimited) as refused:  # agent 3 > 2 and target 4 > 3 (global 4 ≤ 4): the agent
+        await LIMITS.count_attempt(coordination, "ada", "alice")
+    assert refused.value.scope == "agent"
+    assert str(refused.value) == "You have reached your limit of 2 code requests per hour. Wait, or ask a lead."
+    assert totals(coordination) == {"rate/agent/ben": 1, "rate/agent/ada": 3, "rate/target/alice": 4,
+                                    "rate/global": 4}
+    with pytest.raises(RateLimited) as refused:  # all three exceeded (agent 4, target 5, global 5): still the agent
+        await LIMITS.count_attempt(coordination, "ada", "alice")
+    assert refused.value.scope == "agent"
+
+
 @pytest.mark.parametrize("limit, text", [
     (Limit(10, 3600), "10 code requests per hour"), (Limit(3, 86400), "3 code requests per 24 hours"),
     (Limit(1, 600), "1 code request per 10 minutes"), (Limit(5, 30), "5 code requests per 30 seconds"),

@@ -18,13 +18,18 @@ async def test_a_whole_release_logs_nothing_secret(harness):
         sent = await harness.say("code alice@contoso.example")
         vid = card_of(sent[0])["actions"][0]["data"]["vid"]
         await harness.click("verify", {"vid": vid, "ticket": "INC-5551", "calledBack": "true"})
-        await harness.click("reveal", {"vid": vid})
+        body, _ = await harness.click("reveal", {"vid": vid})
         await harness.client.post("/api/messages", data=b"{", headers={"Content-Type": "application/json",
                                                                        "Authorization": "Bearer eyJhbGciOi.secret"})
         logging.getLogger("otpbot.test").warning("token Bearer eyJabc.def.ghi and \x1b[31mcolour\u202e")
     finally:
         logging.getLogger().handlers[:] = []
+    # the release really happened: the search below is not vacuous
+    assert [b["text"] for b in body["value"]["body"] if b.get("type") == "TextBlock"][:2] == [
+        "Code for Alice User (alice@contoso.example)", "361 520"]
+    assert harness.audit.events() == ["verification.started", "verification.passed", "code.released"]
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) > 2  # the turns logged lines between "start" and the last warning
     assert lines[0]["message"] == "start" and set(lines[0]) == {"time", "level", "logger", "message"}
     assert lines[-1]["message"] == "token Bearer [redacted] and  [31mcolour "
     text = stream.getvalue()

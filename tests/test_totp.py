@@ -1,4 +1,7 @@
 import base64
+import hashlib
+import hmac
+import struct
 from datetime import datetime, timezone
 
 import pytest
@@ -34,9 +37,28 @@ def test_six_digits_is_the_low_six_of_the_rfc_value():
     assert code_at(SHA1_SEED, TotpParams(), at) == "081804"
 
 
+def rfc4226_hotp(key: bytes, counter: int, digits: int) -> str:
+    """An independent HOTP (RFC 4226 section 5.3, HMAC-SHA1): the expected values do not come from pyotp."""
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    binary = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return str(binary % 10 ** digits).zfill(digits)
+
+
+def test_the_independent_hotp_agrees_with_rfc4226_appendix_d():
+    assert [rfc4226_hotp(b"12345678901234567890", counter, 6) for counter in range(10)] == [
+        "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"]
+
+
 def test_sixty_second_steps():
+    assert code_at(SHA1_SEED, TotpParams(60, 6), datetime.fromtimestamp(0, tz=timezone.utc)) == "755224"
     assert code_at(SHA1_SEED, TotpParams(60, 6), datetime.fromtimestamp(119, tz=timezone.utc)) == "287082"
-    assert code_at(SHA1_SEED, TotpParams(60, 6), datetime.fromtimestamp(120, tz=timezone.utc)) != "287082"
+    assert code_at(SHA1_SEED, TotpParams(60, 6), datetime.fromtimestamp(120, tz=timezone.utc)) == "359152"
+    assert code_at(SHA1_SEED, TotpParams(60, 6), datetime.fromtimestamp(179, tz=timezone.utc)) == "359152"
+    assert code_at(SHA1_SEED, TotpParams(60, 6), datetime.fromtimestamp(180, tz=timezone.utc)) == "969429"
+    at = datetime(2026, 11, 28, 9, 0, 10, tzinfo=timezone.utc)
+    assert code_at(SHA1_SEED, TotpParams(60, 8), at) == rfc4226_hotp(b"12345678901234567890",
+                                                                     int(at.timestamp()) // 60, 8)
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -76,11 +98,22 @@ def test_naive_datetimes_are_refused():
 
 
 def test_matches_within_one_step():
-    at = datetime.fromtimestamp(1111111109, tz=timezone.utc)
     params = TotpParams(30, 8)
-    assert matches(SHA1_SEED, params, "0708 1804", at)
-    assert matches(SHA1_SEED, params, "07081804", datetime.fromtimestamp(1111111109 + 30, tz=timezone.utc))
-    assert not matches(SHA1_SEED, params, "07081804", datetime.fromtimestamp(1111111109 + 90, tz=timezone.utc))
+
+    def matched(code: str, unix: int, **kw) -> bool:
+        return matches(SHA1_SEED, params, code, datetime.fromtimestamp(unix, tz=timezone.utc), **kw)
+
+    # "07081804" is the code of the step 1111111080–1111111109 (1111111109 is its last second)
+    assert matched("0708 1804", 1111111109)
+    assert [matched("07081804", 1111111109 + offset) for offset in (-60, -30, 0, 30, 60)] == [
+        False, True, True, True, False]
+    # the exact edges: the last second two steps before, the first second one step before, the last second one
+    # step after, the first second two steps after
+    assert [matched("07081804", unix) for unix in (1111111049, 1111111050, 1111111139, 1111111140)] == [
+        False, True, True, False]
+    assert [matched("07081804", unix, steps=0) for unix in (1111111079, 1111111080, 1111111109, 1111111110)] == [
+        False, True, True, False]
+    assert not matched("07081805", 1111111109)
 
 
 def test_grouping():

@@ -129,20 +129,41 @@ async def test_a_window_entra_would_not_honour_is_refused(harness):
     assert harness.audit.events() == []
 
 
+EXPIRED = "This verification expired after 10 minutes. Start again with `code <upn>`."
+REVEAL_TEXTS = [
+    "Callback recorded for Alice User (alice@contoso.example).",
+    "Window: now. Press Show code when you are ready to read it out; it is shown only to you and can be shown once.",
+]
+
+
 async def test_verification_expires_after_ten_minutes(harness):
     vid = await start(harness)
-    harness.clock.advance(minutes=10)
+    harness.clock.advance(minutes=9, seconds=59)  # still open: a submit without a ticket re-shows the form
+    body, _ = await verify(harness, vid, ticket="")
+    assert invoke_texts(body)[:2] == [
+        "Verify the caller for Alice User (alice@contoso.example)",
+        "Enter the ticket or case reference (3–40 letters, digits or . _ / # : -)."]
+    harness.clock.advance(seconds=1)  # 10:00 after the start
     body, _ = await verify(harness, vid)
-    assert invoke_texts(body) == ["This verification expired after 10 minutes. Start again with `code <upn>`."]
+    assert invoke_texts(body) == [EXPIRED]
+    assert harness.audit.events() == ["verification.started"]
+    assert harness.secrets.reads == 0
 
 
 async def test_verified_but_not_revealed_in_time_expires_too(harness):
     vid = await start(harness)
     await verify(harness, vid)
-    harness.clock.advance(minutes=9, seconds=59)
-    harness.clock.advance(seconds=1)
+    harness.clock.advance(minutes=9, seconds=59)  # still open at 9:59
+    body, _ = await verify(harness, vid)  # goes through the same open check as Show code, without releasing
+    assert invoke_texts(body) == ["This step was already done."]
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID})
+    assert invoke_texts(body) == REVEAL_TEXTS
+    harness.clock.advance(seconds=1)  # expired at 10:00
     body, _ = await harness.click("reveal", {"vid": vid})
-    assert invoke_texts(body) == ["This verification expired after 10 minutes. Start again with `code <upn>`."]
+    assert invoke_texts(body) == [EXPIRED]
+    body, _ = await harness.click("refresh", {"vid": vid, "requester": ADA_OID})
+    assert invoke_texts(body) == [EXPIRED]
+    assert harness.audit.events() == ["verification.started", "verification.passed"]
     assert harness.secrets.reads == 0
 
 
@@ -280,8 +301,12 @@ async def test_no_seed_or_code_reaches_any_log_line(harness, caplog):
     caplog.set_level(logging.DEBUG)
     vid = await start(harness)
     await verify(harness, vid)
-    await harness.click("reveal", {"vid": vid})
-    await harness.click("reveal", {"vid": vid})
+    body, _ = await harness.click("reveal", {"vid": vid})
+    assert invoke_texts(body)[:2] == ["Code for Alice User (alice@contoso.example)", "361 520"]  # released for real
+    body, _ = await harness.click("reveal", {"vid": vid})
+    assert invoke_texts(body) == ["This verification was already used. Start again with `code <upn>`."]
+    assert harness.audit.events() == ["verification.started", "verification.passed", "code.released"]
+    assert caplog.records  # the turns were logged, so the search below has something to look through
     everything = "\n".join(f"{r.getMessage()} {r.args} {r.exc_text}" for r in caplog.records)
     for secret in (RFC_SEED, "361520", "361 520", "INC-1234"):
         assert secret not in everything

@@ -84,12 +84,13 @@ async def test_a_remembered_token_is_still_bound_to_the_activitys_service_url(de
     assert decodes == [token]
 
 
-async def test_a_remembered_token_is_still_checked_against_the_keys_endorsements():
+async def test_a_remembered_token_is_still_checked_against_the_keys_endorsements(decodes):
     validator = make()
     token = sign(claims(APP_ID, SERVICE_URL), KEY)
     await validator.validate(bearer(token), "msteams", SERVICE_URL)
     with pytest.raises(AuthenticationFailed, match="^signing key not endorsed for this channel$"):
         await validator.validate(bearer(token), "webchat", SERVICE_URL)
+    assert decodes == [token]  # refused from the remembered verification, not by verifying again
 
 
 async def test_a_remembered_token_expires_with_the_same_leeway_and_is_forgotten(decodes):
@@ -159,6 +160,18 @@ async def test_the_number_of_remembered_tokens_is_bounded(decodes):
     await validator.validate(bearer(tokens[-1]), "msteams", SERVICE_URL)  # the newest is kept
     await validator.validate(bearer(tokens[0]), "msteams", SERVICE_URL)  # the oldest was let go
     assert decodes == tokens + [tokens[0]]
+
+    # Re-using a token moves it to the back: the least recently used one is let go, not the oldest one.
+    validator, fresh = make(), tokens[:VERIFIED_TOKENS_KEPT]
+    for token in fresh:
+        await validator.validate(bearer(token), "msteams", SERVICE_URL)
+    decodes.clear()
+    await validator.validate(bearer(fresh[0]), "msteams", SERVICE_URL)  # remembered: now the most recent
+    await validator.validate(bearer(tokens[VERIFIED_TOKENS_KEPT]), "msteams", SERVICE_URL)  # one more: evicts one
+    assert validator.remembered_tokens == VERIFIED_TOKENS_KEPT
+    await validator.validate(bearer(fresh[0]), "msteams", SERVICE_URL)  # still remembered
+    await validator.validate(bearer(fresh[1]), "msteams", SERVICE_URL)  # let go: verified again
+    assert decodes == [tokens[VERIFIED_TOKENS_KEPT], fresh[1]]
 
 
 async def test_concurrent_requests_while_the_keys_refresh_and_the_token_expires_get_401s_not_a_crash():

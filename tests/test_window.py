@@ -82,38 +82,65 @@ def test_in_is_relative_to_now():
     assert resolve_instant(parse_window("in 10m"), now, UTC, POLICY) == datetime(2026, 11, 28, 9, 10, 10, tzinfo=UTC)
 
 
-def test_a_passed_time_is_refused_with_now_as_the_alternative():
-    now = datetime(2026, 11, 28, 13, 40, 0, tzinfo=UTC)
-    with pytest.raises(WindowRefused) as error:
-        resolve_instant(parse_window("at 14:30"), now, BERLIN, POLICY)
-    assert error.value.message == ("14:30 (Europe/Berlin) has already passed: Entra would reject that code. "
-                                   "Nearest acceptable alternative: `now`.")
-    assert error.value.alternative == "now"
-
-
 def test_a_time_that_just_passed_is_still_honoured():
     now = datetime(2026, 11, 28, 14, 30, 40, tzinfo=UTC)
     instant = resolve_instant(parse_window("at 14:30"), now, UTC, POLICY)
     assert plan_window(instant, now, 30, POLICY).accepted_until == datetime(2026, 11, 28, 14, 31, 30, tzinfo=UTC)
+    now = datetime(2026, 11, 28, 14, 31, 0, tzinfo=UTC)  # the last instant Entra's tolerance still covers
+    assert resolve_instant(parse_window("at 14:30"), now, UTC, POLICY) == datetime(2026, 11, 28, 14, 30, tzinfo=UTC)
 
 
-def test_too_far_ahead_is_refused_with_the_limit_as_the_alternative():
+def test_the_furthest_window_ahead_is_accepted():
     now = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
-    with pytest.raises(WindowRefused) as error:
-        resolve_instant(parse_window("in 2h"), now, UTC, POLICY)
-    assert error.value.message == ("Codes can be released at most 60 minutes ahead; `in 2h` is further away. "
-                                   "Nearest acceptable alternative: `in 60m`.")
     assert resolve_instant(parse_window("in 60m"), now, UTC, POLICY) == now + timedelta(minutes=60)
+    assert resolve_instant(parse_window("at 10:00"), now, UTC, POLICY) == now + timedelta(minutes=60)
+
+
+def test_a_code_with_just_enough_time_left_is_released():
+    instant = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 28, 9, 1, 15, tzinfo=UTC)  # accepted until 09:01:30: 15 s left
+    assert plan_window(instant, now, 30, POLICY).accepted_until == datetime(2026, 11, 28, 9, 1, 30, tzinfo=UTC)
+
+
+PASSED = "has already passed: Entra would reject that code. Nearest acceptable alternative: `now`."
+LAPSING = "Entra would stop accepting that code within seconds. Nearest acceptable alternative: `now`."
+
+
+@pytest.mark.parametrize("refuse, message, alternative", [
+    pytest.param(lambda: resolve_instant(parse_window("at 14:30"), datetime(2026, 11, 28, 13, 40, tzinfo=UTC),
+                                         BERLIN, POLICY),
+                 f"14:30 (Europe/Berlin) {PASSED}", "now", id="passed-in-the-agents-zone"),
+    pytest.param(lambda: resolve_instant(parse_window("at 14:30"), datetime(2026, 11, 28, 14, 31, 1, tzinfo=UTC),
+                                         UTC, POLICY),
+                 f"14:30 (UTC) {PASSED}", "now", id="passed-one-second-beyond-the-tolerance"),
+    pytest.param(lambda: resolve_instant(parse_window("in 2h"), datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+                                         UTC, POLICY),
+                 "Codes can be released at most 60 minutes ahead; `in 2h` is further away. "
+                 "Nearest acceptable alternative: `in 60m`.", "in 60m", id="too-far-ahead"),
+    pytest.param(lambda: resolve_instant(parse_window("in 61m"), datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+                                         UTC, POLICY),
+                 "Codes can be released at most 60 minutes ahead; `in 61m` is further away. "
+                 "Nearest acceptable alternative: `in 60m`.", "in 60m", id="one-minute-too-far-ahead"),
+    pytest.param(lambda: resolve_instant(parse_window("at 10:01"), datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+                                         UTC, POLICY),
+                 "Codes can be released at most 60 minutes ahead; `at 10:01` is further away. "
+                 "Nearest acceptable alternative: `in 60m`.", "in 60m", id="at-too-far-ahead"),
+    pytest.param(lambda: plan_window(datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+                                     datetime(2026, 11, 28, 9, 1, 20, tzinfo=UTC), 30, POLICY),
+                 LAPSING, "now", id="about-to-lapse-30s"),  # accepted until 09:01:30: 10 s left
+    pytest.param(lambda: plan_window(datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+                                     datetime(2026, 11, 28, 9, 1, 16, tzinfo=UTC), 30, POLICY),
+                 LAPSING, "now", id="one-second-short-30s"),  # 14 s left
+    pytest.param(lambda: plan_window(datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+                                     datetime(2026, 11, 28, 9, 2, 50, tzinfo=UTC), 60, POLICY),
+                 LAPSING, "now", id="about-to-lapse-60s"),  # accepted until 09:03:00: 10 s left
+])
+def test_a_refused_window_names_the_nearest_alternative(refuse, message, alternative):
+    with pytest.raises(WindowRefused) as error:
+        refuse()
+    assert (error.value.message, error.value.alternative) == (message, alternative)
 
 
 def test_at_shortly_after_midnight_means_tomorrow():
     now = datetime(2026, 11, 28, 23, 55, 0, tzinfo=UTC)
     assert resolve_instant(parse_window("at 00:10"), now, UTC, POLICY) == datetime(2026, 11, 29, 0, 10, tzinfo=UTC)
-
-
-def test_a_code_about_to_lapse_is_refused():
-    instant = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
-    now = datetime(2026, 11, 28, 9, 1, 20, tzinfo=UTC)  # accepted until 09:01:30: 10 s left
-    with pytest.raises(WindowRefused) as error:
-        plan_window(instant, now, 30, POLICY)
-    assert error.value.alternative == "now"
