@@ -78,7 +78,7 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     app[edge.READINESS] = Readiness(services)
     app.on_shutdown.append(lambda app: _drain(services))
     app[edge.AUTH] = authentication
-    app[edge.TURNS] = TurnRunner()
+    app[edge.TURNS] = TurnRunner(authentication.connectors)
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
     expiries = Periodic("expire-delivered-codes", EXPIRY_INTERVAL_S, lambda: expire_due(services))
@@ -295,4 +295,4 @@ def _authentication(settings: Settings, session: aiohttp.ClientSession):
     validator = BotConnectorTokenValidator(settings.app_id, OpenIdKeys(settings.openid_metadata_url, session))
     credentials = auth.production_credentials(settings.app_type, settings.app_id, settings.app_password,
                                               settings.tenant_id)
-    return auth.TeamsAuthentication(settings.app_id, settings.tenant_id, validator, credentials)
+    return auth.TeamsAuthentication(settings.tenant_id, validator, credentials)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 from aiohttp import web
-from botbuilder.core import serializer_helper
 
 from .adapters.teams.wire import activity_from
 
@@ -56,15 +55,14 @@ async def messages(request: web.Request) -> web.Response:
     except Exception:  # msrest raises several types for shape errors
         return _problem(400, "body is not an activity")
     try:
-        auth = await request.app[AUTH].authenticate_request(activity, request.headers.get("Authorization", ""))
+        await request.app[AUTH].authenticate_request(activity, request.headers.get("Authorization", ""))
     except PermissionError as error:
         log.warning("rejected request: %s", str(error)[:120])
         return _problem(401, "unauthorized")
-    response = await request.app[TURNS].run(auth, activity, request.app[BOT].on_turn)
+    response = await request.app[TURNS].run(activity, request.app[BOT].on_turn)
     if response is None:
         return web.Response(status=200)
-    body = response.body if isinstance(response.body, (dict, list, type(None))) else serializer_helper(response.body)
-    return web.json_response(body, status=response.status)
+    return web.json_response(response.body, status=response.status)  # bodies are plain JSON (cards.invoke_body)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:

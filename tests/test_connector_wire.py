@@ -3,6 +3,8 @@ send: method, URL, headers and body byte for byte, against a recording Bot Conne
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -100,5 +102,35 @@ async def test_an_unreachable_connector_raises_reply_failed():
         direct = await factory.replies("http://127.0.0.1:9/")
         with pytest.raises(ReplyFailed, match=r"^no answer from the connector \(ClientConnectorError\)$"):
             await direct.send_to_conversation(CONVERSATION, reply("http://127.0.0.1:9/"))
+    finally:
+        await factory.close()
+
+
+async def test_concurrent_first_sends_share_one_token_fetch_off_the_loop_and_a_failed_fetch_fails_the_send(connector):
+    import threading
+
+    from bot.core.errors import DeliveryFailed
+
+    class SlowBearer(Bearer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fetches: list[str] = []
+            self.fail = False
+
+        def get_access_token(self, force_refresh: bool = False) -> str:
+            self.fetches.append(threading.current_thread().name)
+            if self.fail:
+                raise RuntimeError("login.microsoftonline.com did not answer")
+            return "the-bots-outbound-token"
+
+    credentials = SlowBearer()
+    factory = ReusingConnectorFactory(credentials)
+    try:
+        credentials.fail = True
+        with pytest.raises(DeliveryFailed, match=r"^the bot's own token could not be fetched \(RuntimeError\)$"):
+            await factory.replies(connector.url)
+        credentials.fail, credentials.fetches = False, []
+        await asyncio.gather(*(factory.replies(connector.url) for _ in range(5)))
+        assert len(credentials.fetches) == 1 and credentials.fetches[0] != threading.current_thread().name
     finally:
         await factory.close()

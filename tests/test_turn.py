@@ -40,13 +40,6 @@ class Factory:
         return self.replies_sent
 
 
-class Authenticated:
-    def __init__(self) -> None:
-        self.connector_factory = Factory()
-        self.audience = "https://api.botframework.com"
-        self.caller_id = None
-
-
 def replies() -> list[Activity]:
     return [MessageFactory.text("hello"), MessageFactory.attachment(CardFactory.adaptive_card(
         {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "x"}]}))]
@@ -72,46 +65,48 @@ def serialised(activity: Activity) -> dict:
     card_action("verify", {"vid": "v1"}, service_url=SERVICE_URL),
     {**message("", service_url=SERVICE_URL), "type": "conversationUpdate", "text": None},
 ], ids=["channel message", "personal message with locale", "invoke", "conversationUpdate"])
-async def test_replies_are_addressed_and_sent_as_botbuilder_sends_them(payload):
-    authenticated = Authenticated()
+async def test_replies_are_addressed_and_sent_as_botbuilder_sends_them(payload, caplog):
+    connectors = Factory()
     sent = replies()
     expected = [as_botbuilder_addresses(activity_from(payload), r) for r in replies()]
+    answers = []
 
     async def logic(turn):
         for reply in sent:
-            assert (await turn.send_activity(reply)).id
-    await TurnRunner().run(authenticated, activity_from(payload), logic)
-
-    calls = authenticated.connector_factory.replies_sent.calls
+            answers.append(await turn.send_activity(reply))
+    with caplog.at_level(logging.ERROR, logger="otpbot.teams"):
+        response = await TurnRunner(connectors).run(activity_from(payload), logic)
+    assert (response and response.status) == (501 if payload["type"] == "invoke" else None)
+    calls = connectors.replies_sent.calls
     assert [serialised(call[-1]) for call in calls] == expected
     conversation = payload["conversation"]["id"]
     if payload["type"] == "conversationUpdate":
         assert [call[:2] for call in calls] == [("send_to_conversation", conversation)] * 2
     else:
         assert [call[:3] for call in calls] == [("reply_to_activity", conversation, payload["id"])] * 2
-    assert authenticated.connector_factory.asked == [SERVICE_URL]
+    assert [answer.id for answer in answers] == ["sent-1", "sent-2"]
+    assert connectors.asked == [SERVICE_URL] * 2
+    assert caplog.records == []
 
 
 async def test_an_invoke_answers_with_the_response_the_bot_set_and_sends_nothing_for_it():
-    authenticated = Authenticated()
+    connectors = Factory()
     body = {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": {"type": "AdaptiveCard"}}
 
     async def logic(turn):
         await turn.send_activity(Activity(type="invokeResponse", value=InvokeResponse(status=200, body=body)))
-    response = await TurnRunner().run(authenticated, activity_from(card_action("verify", {}, service_url=SERVICE_URL)),
-                                      logic)
+    response = await TurnRunner(connectors).run(activity_from(card_action("verify", {}, service_url=SERVICE_URL)),
+                                                logic)
     assert (response.status, response.body) == (200, body)
-    assert authenticated.connector_factory.replies_sent.calls == []
+    assert (connectors.replies_sent.calls, connectors.asked) == ([], [])
 
 
 async def test_an_invoke_without_a_response_is_501_and_a_message_has_none():
     async def logic(turn):
         pass
-    invoke = await TurnRunner().run(Authenticated(), activity_from(card_action("x", {}, service_url=SERVICE_URL)),
-                                    logic)
+    invoke = await TurnRunner(Factory()).run(activity_from(card_action("x", {}, service_url=SERVICE_URL)), logic)
     assert invoke.status == 501
-    assert await TurnRunner().run(Authenticated(), activity_from(message("help", service_url=SERVICE_URL)),
-                                  logic) is None
+    assert await TurnRunner(Factory()).run(activity_from(message("help", service_url=SERVICE_URL)), logic) is None
 
 
 async def test_a_failing_turn_is_logged_by_type_only_and_keeps_an_invoke_response_already_set(caplog):
@@ -119,7 +114,8 @@ async def test_a_failing_turn_is_logged_by_type_only_and_keeps_an_invoke_respons
         await turn.send_activity(Activity(type="invokeResponse", value=InvokeResponse(status=200, body={})))
         raise ValueError("secret details 123456")
     with caplog.at_level(logging.ERROR, logger="otpbot.teams"):
-        response = await TurnRunner().run(
-            Authenticated(), activity_from(card_action("x", {}, service_url=SERVICE_URL)), logic)
+        response = await TurnRunner(Factory()).run(activity_from(card_action("x", {}, service_url=SERVICE_URL)),
+                                                    logic)
     assert response.status == 200
     assert [r.getMessage() for r in caplog.records] == ["turn failed: ValueError"]
+    assert [r.exc_info for r in caplog.records] == [None]

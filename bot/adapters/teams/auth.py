@@ -1,9 +1,9 @@
-"""Who may start a turn: strict in production, loopback-only in local mode (botbuilder's BotFrameworkAuthentication
-shape, which web.py and turn.TurnRunner use).
+"""Who may start a turn (strict in production, loopback-only in local mode), and the connector clients the
+bot answers through.
 
-Both reuse connector clients per serviceUrl; the stock implementation rebuilds msrest clients
-and credentials on every turn, which is most of its CPU per turn. The clients share one aiohttp
-session (their wire is in connector_wire.py).
+The connector clients are reused per serviceUrl; the stock CloudAdapter rebuilds msrest clients and
+credentials on every turn, which is most of its CPU per turn. They share one aiohttp session (their wire
+is in connector_wire.py).
 """
 
 from __future__ import annotations
@@ -14,15 +14,9 @@ import time
 import aiohttp
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
-from botframework.connector.auth import (
-    AuthenticateRequestResult,
-    BotFrameworkAuthentication,
-    ClaimsIdentity,
-    ConnectorFactory,
-    ManagedIdentityAppCredentials,
-    MicrosoftAppCredentials,
-)
+from botframework.connector.auth import ManagedIdentityAppCredentials, MicrosoftAppCredentials
 
+from ...core.errors import DeliveryFailed
 from ...net import is_loopback_url
 from .connector_wire import DirectReplies, connector_pipeline
 from .wire import ActivitySerializer
@@ -34,24 +28,24 @@ SEND_TIMEOUT_S = 10  # inside Teams' 15 s turn budget
 TOKEN_WARM_INTERVAL_S = 240  # MSAL refreshes a token 5 minutes before it expires
 
 
-class ReusingConnectorFactory(ConnectorFactory):
+class ReusingConnectorFactory:
     def __init__(self, credentials) -> None:
         self._credentials = credentials
         self._clients: dict[str, ConnectorClient] = {}
         self._replies: dict[str, DirectReplies] = {}
         self._token_warmed_at = float("-inf")
+        self._warming: asyncio.Future | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
+    async def create(self, service_url: str) -> ConnectorClient:
         await self._warm_token()
         client = self._clients.get(service_url)
         if client is None:
             if self._session is None:
-                self._session = aiohttp.ClientSession()  # proxies: see adapter._env_proxy
+                self._session = aiohttp.ClientSession()  # proxies: see connector_wire.env_proxy
+            # No retries anywhere on this wire: a message that carries a code is never re-sent blindly.
             client = ConnectorClient(self._credentials, base_url=service_url, pipeline_type=lambda config:
                                      connector_pipeline(config, self._credentials, lambda: self._session))
-            # A message that carries a code must never be re-sent blindly; callers retry what is safe.
-            client.config.retry_policy.retries = 0  # (the aiohttp sender never retries)
             client.config.connection.timeout = SEND_TIMEOUT_S
             # The generated operations keep the serializer they were given; same models, faster body().
             serializer = ActivitySerializer(client.conversations._serialize.dependencies)
@@ -66,17 +60,25 @@ class ReusingConnectorFactory(ConnectorFactory):
         return self._replies[service_url]
 
     async def _warm_token(self) -> None:
-        """msrest asks for the token synchronously on the event loop, and MSAL fetches it with blocking
-        HTTP. Asking in a worker thread first means the loop's call is answered from MSAL's cache."""
+        """msrest and DirectReplies ask for the token synchronously on the event loop, and MSAL fetches it with
+        blocking HTTP (no timeout). So it is fetched in a worker thread first, once for all the turns that arrive
+        meanwhile, and the loop's call is answered from MSAL's cache. If that fetch fails the send fails too,
+        rather than retrying it on the loop."""
         if not getattr(self._credentials, "microsoft_app_id", None):
             return  # local mode: no token
         if time.monotonic() - self._token_warmed_at < TOKEN_WARM_INTERVAL_S:
             return
-        self._token_warmed_at = time.monotonic()
+        if self._warming is None:
+            self._warming = asyncio.ensure_future(asyncio.to_thread(self._credentials.get_access_token))
+        warming = self._warming
         try:
-            await asyncio.to_thread(self._credentials.get_access_token)
-        except Exception:  # the send will surface a real failure; this is only a warm-up
-            self._token_warmed_at = float("-inf")
+            await asyncio.shield(warming)
+            self._token_warmed_at = time.monotonic()
+        except Exception as error:
+            raise DeliveryFailed(f"the bot's own token could not be fetched ({type(error).__name__})") from None
+        finally:
+            if self._warming is warming and warming.done():
+                self._warming = None
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -88,7 +90,7 @@ class ReusingConnectorFactory(ConnectorFactory):
             self._session = None
 
 
-class _ScopedAuthentication(BotFrameworkAuthentication):
+class _ScopedAuthentication:
     """Shared checks: channel and tenant come from the (attacker-visible) activity, so pin them."""
 
     def __init__(self, tenant_id: str, connectors: ReusingConnectorFactory) -> None:
@@ -105,45 +107,21 @@ class _ScopedAuthentication(BotFrameworkAuthentication):
         if conversation_tenant != self._tenant_id or data_tenant != self._tenant_id:
             raise PermissionError("tenant not allowed")
 
-    def _result(self, claims: dict) -> AuthenticateRequestResult:
-        result = AuthenticateRequestResult()
-        result.claims_identity = ClaimsIdentity(claims, True)
-        result.audience = TO_CHANNEL_SCOPE
-        result.caller_id = None
-        result.connector_factory = self.connectors
-        return result
-
-    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return self.connectors
-
-    async def create_user_token_client(self, claims_identity: ClaimsIdentity):
-        return None  # no user sign-in flows: nothing should need a token client
-
-    def get_originating_audience(self) -> str:
-        return TO_CHANNEL_SCOPE
-
-    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
-        raise PermissionError("skills are not supported")
-
-    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str):
-        raise PermissionError("streaming is not supported")
-
 
 class TeamsAuthentication(_ScopedAuthentication):
     """Production: a valid Bot Connector JWT for our app id, Teams only, our tenant only."""
 
-    def __init__(self, app_id: str, tenant_id: str, validator: BotConnectorTokenValidator, credentials) -> None:
+    def __init__(self, tenant_id: str, validator: BotConnectorTokenValidator, credentials) -> None:
         super().__init__(tenant_id, ReusingConnectorFactory(credentials))
-        self._app_id = app_id
         self._validator = validator
 
-    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> None:
+        """Returns when the request may start a turn; raises PermissionError (→ 401) otherwise."""
         try:
-            claims = await self._validator.validate(auth_header, activity.channel_id or "", activity.service_url or "")
+            await self._validator.validate(auth_header, activity.channel_id or "", activity.service_url or "")
         except AuthenticationFailed as error:
             raise PermissionError(str(error)) from None
         self._check_scope(activity)
-        return self._result(claims)
 
 
 class LoopbackAuthentication(_ScopedAuthentication):
@@ -152,11 +130,10 @@ class LoopbackAuthentication(_ScopedAuthentication):
     def __init__(self, tenant_id: str) -> None:
         super().__init__(tenant_id, ReusingConnectorFactory(MicrosoftAppCredentials.empty()))
 
-    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> None:
         if not is_loopback_url(activity.service_url or ""):
             raise PermissionError("local mode replies only to loopback serviceUrls")
         self._check_scope(activity)
-        return self._result({"aud": "", "appid": ""})
 
 
 def conversation_tenant_of(activity: Activity) -> str:

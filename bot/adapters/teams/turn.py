@@ -22,10 +22,10 @@ log = logging.getLogger("otpbot.teams")
 
 
 class Turn:
-    def __init__(self, activity: Activity, replies) -> None:
+    def __init__(self, activity: Activity, connectors) -> None:
         self.activity = activity
         self.invoke_response: InvokeResponse | None = None
-        self._replies = replies
+        self._connectors = connectors
 
     async def send_activity(self, reply: Activity) -> ResourceResponse | None:
         """Sends `reply` (built for this one send: it is addressed in place, not copied)."""
@@ -33,10 +33,11 @@ class Turn:
             self.invoke_response = reply.value
             return None
         self._address(reply)
+        replies = await self._connectors.replies(self.activity.service_url)  # an invoke may never need it
         if reply.reply_to_id:
-            response = await self._replies.reply_to_activity(reply.conversation.id, reply.reply_to_id, reply)
+            response = await replies.reply_to_activity(reply.conversation.id, reply.reply_to_id, reply)
         else:
-            response = await self._replies.send_to_conversation(reply.conversation.id, reply)
+            response = await replies.send_to_conversation(reply.conversation.id, reply)
         return response or ResourceResponse(id="")
 
     def _address(self, reply: Activity) -> None:
@@ -54,10 +55,11 @@ class Turn:
 class TurnRunner:
     """Runs `logic` for an authenticated activity; returns the invoke response, or None for other activities."""
 
-    async def run(self, authenticated, activity: Activity,
-                  logic: Callable[[Turn], Awaitable[None]]) -> InvokeResponse | None:
-        activity.caller_id = authenticated.caller_id
-        turn = Turn(activity, await authenticated.connector_factory.replies(activity.service_url))
+    def __init__(self, connectors) -> None:
+        self._connectors = connectors  # auth.ReusingConnectorFactory
+
+    async def run(self, activity: Activity, logic: Callable[[Turn], Awaitable[None]]) -> InvokeResponse | None:
+        turn = Turn(activity, self._connectors)
         try:
             await logic(turn)
         except Exception as error:  # noqa: BLE001 - a failed turn is logged; the user never sees its details
