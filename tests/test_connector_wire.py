@@ -23,12 +23,14 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple] = []
         self.status = 200
+        self.statuses: list[int] = []  # answered first, one per request
 
     async def handle(self, request: web.Request) -> web.Response:
         headers = {k: v for k, v in request.headers.items() if k not in NOT_COMPARED}
         self.requests.append((request.method, request.raw_path, headers, await request.read()))
-        if self.status != 200:
-            return web.Response(status=self.status, text="upstream trouble")
+        status = self.statuses.pop(0) if self.statuses else self.status
+        if status != 200:  # the Bot Connector's error shape
+            return web.json_response({"error": {"code": "Throttled", "message": "upstream trouble"}}, status=status)
         return web.json_response({"id": f"sent-{len(self.requests)}"})
 
 
@@ -132,5 +134,29 @@ async def test_concurrent_first_sends_share_one_token_fetch_off_the_loop_and_a_f
         credentials.fail, credentials.fetches = False, []
         await asyncio.gather(*(factory.replies(connector.url) for _ in range(5)))
         assert len(credentials.fetches) == 1 and credentials.fetches[0] != threading.current_thread().name
+    finally:
+        await factory.close()
+
+
+async def test_proactive_sends_keep_msrest_errors_so_only_messages_without_a_code_are_retried(connector):
+    from bot.adapters.teams.notifier import TeamsNotifier
+    from bot.core.errors import DeliveryFailed
+    from bot.core.views import CodeCard, Text
+
+    factory = ReusingConnectorFactory(MicrosoftAppCredentials.empty())
+    notifier = TeamsNotifier(factory, "28:bot", "tenant", connector.url)
+    try:
+        connector.statuses = [429]
+        sent = await notifier.to_conversation(CONVERSATION, Text("Overdue token: alice@contoso.example"))
+        assert (sent.activity_id, len(connector.requests)) == ("sent-2", 2)  # 429, then sent on the retry
+        connector.statuses = [429]
+        with pytest.raises(DeliveryFailed):
+            await notifier.to_conversation(CONVERSATION, CodeCard("Alice User", "alice@contoso.example", "361 520",
+                                                                  "09:00", "09:00:30", "09:01:30", "UTC"))
+        assert len(connector.requests) == 3  # a message with a code: sent once, never again
+        connector.statuses = [502, 502]
+        with pytest.raises(DeliveryFailed):
+            await notifier.to_conversation(CONVERSATION, Text("Overdue token"))
+        assert len(connector.requests) == 5  # retried once, then given up
     finally:
         await factory.close()

@@ -18,7 +18,7 @@ from botframework.connector.auth import ManagedIdentityAppCredentials, Microsoft
 
 from ...core.errors import DeliveryFailed
 from ...net import is_loopback_url
-from .connector_wire import DirectReplies, connector_pipeline
+from .connector_wire import ConnectorWire, DirectReplies, connector_pipeline
 from .wire import ActivitySerializer
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator
 
@@ -42,16 +42,16 @@ class ReusingConnectorFactory:
         client = self._clients.get(service_url)
         if client is None:
             if self._session is None:
-                self._session = aiohttp.ClientSession()  # proxies: see connector_wire.env_proxy
+                self._session = aiohttp.ClientSession()  # proxies: see connector_wire.ConnectorWire
             # No retries anywhere on this wire: a message that carries a code is never re-sent blindly.
+            wire = ConnectorWire(lambda: self._session, service_url, SEND_TIMEOUT_S)
             client = ConnectorClient(self._credentials, base_url=service_url, pipeline_type=lambda config:
-                                     connector_pipeline(config, self._credentials, lambda: self._session))
-            client.config.connection.timeout = SEND_TIMEOUT_S
+                                     connector_pipeline(config, self._credentials, wire))
             # The generated operations keep the serializer they were given; same models, faster body().
             serializer = ActivitySerializer(client.conversations._serialize.dependencies)
             client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
             self._clients[service_url] = client
-            self._replies[service_url] = DirectReplies(client, self._credentials, lambda: self._session)
+            self._replies[service_url] = DirectReplies(client, self._credentials, wire)
         return client
 
     async def replies(self, service_url: str) -> DirectReplies:

@@ -25,45 +25,74 @@ from multidict import CIMultiDict
 from yarl import URL
 
 
-def connector_pipeline(config, credentials, session: Callable[[], aiohttp.ClientSession]) -> AsyncPipeline:
+def connector_pipeline(config, credentials, wire: "ConnectorWire") -> AsyncPipeline:
     """msrest's default connector pipeline with our sender: user agent, bearer token, body, HTTP log."""
     return AsyncPipeline([config.user_agent_policy, _BearerPolicy(credentials), RawDeserializer(),
-                          config.http_logger_policy], _AiohttpSender(session, config, _env_proxy(config.base_url)))
+                          config.http_logger_policy], _AiohttpSender(wire, config))
+
+
+class WireError(Exception):
+    """No answer: the session is closed (shutting down) or the network failed. The outcome of a send is unknown."""
+
+
+class ConnectorWire:
+    """The HTTP of one Bot Connector endpoint, shared by its msrest client and its DirectReplies: the shared
+    aiohttp session, connect and read timeouts of `seconds` each, the environment's proxy for the endpoint
+    (HTTPS_PROXY, NO_PROXY: looked up once; aiohttp's trust_env would look it and ~/.netrc up in a worker thread
+    on every request), no redirects (the Bot Connector API does not redirect, and a bearer token should not
+    follow one), no retries, the body read in full."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession | None], base_url: str, seconds: float) -> None:
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
+        proxy = _env_proxy(base_url)
+        self._proxy = {"proxy": proxy[0], "proxy_auth": proxy[1]} if proxy else {}
+
+    async def send(self, method: str, url: str, data: bytes | None,
+                   headers: dict) -> tuple[aiohttp.ClientResponse, bytes]:
+        session = self._session()
+        if session is None or session.closed:
+            raise WireError("the connector session is closed")
+        try:
+            async with session.request(method, url, data=data, headers=headers, allow_redirects=False,
+                                       timeout=self._timeout, **self._proxy) as response:
+                return response, await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise WireError(f"no answer from the connector ({type(error).__name__})") from error
 
 
 def _env_proxy(url: str) -> tuple | None:
-    """The proxy the environment names for this service URL (HTTPS_PROXY, NO_PROXY...), looked up once per
-    client. The requests sender honoured these; aiohttp's own trust_env would look them (and ~/.netrc) up
-    in a worker thread on every request."""
     try:
         return get_env_proxy_for_url(URL(url))
     except (LookupError, ValueError):
         return None
 
 
+def bearer(credentials) -> dict[str, str]:
+    """The Authorization header the credentials' own signed_session() sets: a bearer token, or none when there
+    is no app id (local mode)."""
+    signed = SimpleNamespace(headers={})
+    credentials.signed_session(signed)
+    return {"Authorization": signed.headers["Authorization"]} if "Authorization" in signed.headers else {}
+
+
 class _BearerPolicy(SansIOHTTPPolicy):
-    """msrest's AsyncRequestsCredentialsPolicy without a requests.Session: the credentials' own
-    signed_session() decides the header (a bearer token, or none when there is no app id)."""
+    """msrest's AsyncRequestsCredentialsPolicy without a requests.Session."""
 
     def __init__(self, credentials) -> None:
         self._credentials = credentials
 
     def on_request(self, request, **kwargs) -> None:
-        signed = SimpleNamespace(headers={})
-        self._credentials.signed_session(signed)
-        if "Authorization" in signed.headers:
-            request.http_request.headers["Authorization"] = signed.headers["Authorization"]
+        request.http_request.headers.update(bearer(self._credentials))
 
 
 class _AiohttpSender(AsyncHTTPSender):
-    """Sends a connector request on the shared aiohttp session, body read in full. Like the requests
-    sender it replaces: connect and read timeouts of config.connection.timeout each, no retries, network
-    errors raised as msrest's ClientRequestError; unlike it, redirects are not followed (the Bot Connector
-    API does not redirect, and a bearer token should not follow one)."""
+    """msrest's sender on a ConnectorWire, in place of its default (`requests` in the default thread pool: a
+    thread hop, a second HTTP stack and GIL contention on every send). Network errors are raised as msrest's
+    ClientRequestError, as the requests sender raised them."""
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], config, proxy: tuple | None) -> None:
-        self._session, self._config = session, config
-        self._proxy = {"proxy": proxy[0], "proxy_auth": proxy[1]} if proxy else {}
+    def __init__(self, wire: ConnectorWire, config) -> None:
+        self._wire, self._config = wire, config
 
     async def __aenter__(self) -> "_AiohttpSender":
         return self
@@ -76,19 +105,11 @@ class _AiohttpSender(AsyncHTTPSender):
 
     async def send(self, request, **kwargs) -> Response:
         http = request.http_request
-        seconds = self._config.connection.timeout
         data = http.data.encode() if isinstance(http.data, str) else http.data
-        session = self._session()
-        if session is None or session.closed:  # the app is shutting down
-            raise ClientRequestError("Error occurred in request.", RuntimeError("connector session closed"))
         try:
-            async with session.request(
-                    http.method, http.url, data=data, headers={**self._config.headers, **http.headers},
-                    allow_redirects=False, timeout=aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds),
-                    **self._proxy,
-            ) as response:
-                body = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            response, body = await self._wire.send(http.method, http.url, data,
+                                                   {**self._config.headers, **http.headers})
+        except WireError as error:
             raise ClientRequestError("Error occurred in request.", error) from error
         return Response(request, _ReadResponse(http, _Received(response, body)))
 
@@ -123,21 +144,17 @@ class ReplyFailed(Exception):
 
 
 class DirectReplies:
-    """A turn's replies, POSTed on the shared session: the request the generated `reply_to_activity` and
+    """A turn's replies, on the endpoint's ConnectorWire: the request the generated `reply_to_activity` and
     `send_to_conversation` of `client` build (URL, headers, JSON body, the credentials' bearer) without msrest's
     pipeline and response deserialiser, which cost a reply about a third of its CPU. Proactive messages (the
     notifier) keep the msrest client and its ErrorResponseException, whose status their retry decision reads."""
 
-    def __init__(self, client, credentials, session: Callable[[], aiohttp.ClientSession]) -> None:
+    def __init__(self, client, credentials, wire: ConnectorWire) -> None:
         self._base = client.config.base_url.rstrip("/") + "/"
         self._serialize = client.conversations._serialize
-        self._credentials, self._session = credentials, session
+        self._credentials, self._wire = credentials, wire
         self._headers = {**client.config.headers, "User-Agent": client.config.user_agent,
                          "Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
-        seconds = client.config.connection.timeout
-        self._timeout = aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
-        proxy = _env_proxy(client.config.base_url)
-        self._proxy = {"proxy": proxy[0], "proxy_auth": proxy[1]} if proxy else {}
 
     async def reply_to_activity(self, conversation_id: str, activity_id: str, activity) -> ResourceResponse:
         return await self._post(f"v3/conversations/{quote(conversation_id, safe='')}/activities/"
@@ -147,21 +164,14 @@ class DirectReplies:
         return await self._post(f"v3/conversations/{quote(conversation_id, safe='')}/activities", activity, {})
 
     async def _post(self, path: str, activity, extra_headers: dict) -> ResourceResponse:
-        signed = SimpleNamespace(headers={})
-        self._credentials.signed_session(signed)  # the bearer header, or none without an app id (local mode)
-        headers = {**self._headers, **extra_headers, **signed.headers}
+        headers = {**self._headers, **extra_headers, **bearer(self._credentials)}
         body = json.dumps(self._serialize.body(activity, "Activity")).encode()
-        session = self._session()
-        if session is None or session.closed:
-            raise ReplyFailed("the connector session is closed")
         try:
-            async with session.post(urljoin(self._base, path), data=body, headers=headers, allow_redirects=False,
-                                    timeout=self._timeout, **self._proxy) as response:
-                status, content = response.status, await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise ReplyFailed(f"no answer from the connector ({type(error).__name__})") from None
-        if status not in (200, 201, 202):
-            raise ReplyFailed(f"the connector answered HTTP {status}")
+            response, content = await self._wire.send("POST", urljoin(self._base, path), body, headers)
+        except WireError as error:
+            raise ReplyFailed(str(error)) from None
+        if response.status not in (200, 201, 202):
+            raise ReplyFailed(f"the connector answered HTTP {response.status}")
         try:
             answer = json.loads(content) if content else {}
         except ValueError:
