@@ -20,7 +20,7 @@ from botbuilder.schema import (Activity, ActivityTypes, Attachment, ChannelAccou
 from msrest import Serializer
 
 from bot.adapters.teams.wire import ActivitySerializer
-from bot.adapters.teams.bot import _message
+from bot.adapters.teams.cards import message_of
 from bot.adapters.teams.cards import render
 from bot.core.commands import COMMANDS
 from bot.core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
@@ -60,7 +60,7 @@ VIEWS = [
                                       card_action("verify", {"vid": "v", "ticket": "INC-1"})],
                          ids=["message", "invoke"])
 def test_every_reply_the_bot_sends(view, incoming):
-    fast, reference = both(as_reply(_message(view, "29:someone"), incoming), "Activity")
+    fast, reference = both(as_reply(message_of(view, refresh_for="29:someone"), incoming), "Activity")
     assert fast == reference
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from botbuilder.core import CardFactory, InvokeResponse, MessageFactory
+from botbuilder.core import InvokeResponse, MessageFactory
 from botbuilder.schema import Activity, ActivityTypes
 
 from ... import handlers
-from ...core.views import Text, VerifyCard
+from ...core.views import Text
 from .activity import UnknownAgent, action_of, turn_of
-from .cards import invoke_body, render
+from .cards import invoke_body, message_of, render
 from .turn import Turn
 
 log = logging.getLogger("otpbot.teams")
@@ -42,7 +42,7 @@ class OtpBot:
             await context.send_activity(MessageFactory.text(NO_IDENTITY))
             return
         for view in await handlers.handle_message(self._services, turn):
-            await context.send_activity(_message(view, context.activity.from_property.id))
+            await context.send_activity(message_of(view, refresh_for=context.activity.from_property.id))
 
     async def _on_invoke(self, context: Turn) -> None:
         # Answered here, unserialised: the SDK's own invoke path serialises the body twice (500 in 4.17.1).
@@ -56,24 +56,12 @@ class OtpBot:
             return
         outcome = await handlers.handle_action(self._services, action)
         await _invoke_reply(context, InvokeResponse(status=200, body=invoke_body(render(outcome.card))))
-        for notice in outcome.notices:  # never carries a code
+        for notice in outcome.notices:  # a code only with delivery `conversation`; sent once, never retried
             await context.send_activity(MessageFactory.text(notice))
 
 
 async def _invoke_reply(context: Turn, response: InvokeResponse) -> None:
     await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=response))
-
-
-def _message(view, sender_id: str | None = None) -> Activity:
-    if isinstance(view, Text):
-        return MessageFactory.text(view.text)
-    card = render(view)
-    if isinstance(view, VerifyCard) and sender_id:
-        # Universal Actions refresh: whenever Teams shows this card to the requester again, it asks us for
-        # their current view (verified, released, expired), so no code lingers in a re-rendered card.
-        card["refresh"] = {"userIds": [sender_id], "action": {
-            "type": "Action.Execute", "verb": "refresh", "data": {"vid": view.vid, "requester": view.requester}}}
-    return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
 def _bot_was_added(activity: Activity) -> bool:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from functools import singledispatch
 
+from botbuilder.core import CardFactory, MessageFactory
+from botbuilder.schema import Activity
+
 from ...core.views import ApprovalRequestCard, AuditCard, CodeCard, HelpCard, RevealCard, Text, VerifyCard
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -23,6 +26,19 @@ def _text(text: str, **style) -> dict:
 
 def _execute(title: str, verb: str, data: dict, **style) -> dict:
     return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **style}
+
+
+def message_of(view, refresh_for: str | None = None) -> Activity:
+    """A view as a message activity: plain text, or its Adaptive Card. `refresh_for`: the requester of a
+    VerifyCard, whose Teams then asks us for their current view (verified, released, expired) whenever it shows
+    the card again (Universal Actions refresh), so no code lingers in a re-rendered card."""
+    if isinstance(view, Text):
+        return MessageFactory.text(view.text)
+    card = render(view)
+    if isinstance(view, VerifyCard) and refresh_for:
+        card["refresh"] = {"userIds": [refresh_for], "action": {
+            "type": "Action.Execute", "verb": "refresh", "data": {"vid": view.vid, "requester": view.requester}}}
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
 @singledispatch

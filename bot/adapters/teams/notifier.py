@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
 
 from ...core.errors import DeliveryFailed
 from ...core.models import SentMessage
-from ...core.views import CodeCard, Text
-from .cards import render
+from ...core.views import CodeCard
+from .cards import message_of
 
 log = logging.getLogger("otpbot.notifier")
 RETRYABLE = {412, 429, 502, 504}  # Teams' advice; only for messages without a code
@@ -50,7 +49,7 @@ class TeamsNotifier:
 
     async def update(self, sent: SentMessage, message: object) -> None:
         connector = await self._connectors.create(self.service_url)
-        activity = _activity(message)
+        activity = message_of(message)
         activity.id = sent.activity_id
         try:
             await connector.conversations.update_activity(sent.conversation_id, sent.activity_id, activity)
@@ -59,7 +58,7 @@ class TeamsNotifier:
             raise DeliveryFailed("update failed") from None
 
     async def _send(self, connector, conversation_id: str, message: object) -> SentMessage:
-        activity = _activity(message)
+        activity = message_of(message)
         attempts = 1 if isinstance(message, CodeCard) else 2
         for attempt in range(attempts):
             try:
@@ -73,9 +72,3 @@ class TeamsNotifier:
                 log.warning("proactive send failed: %s status=%s", type(error).__name__, status)
                 raise DeliveryFailed("send failed or outcome unknown") from None
         raise DeliveryFailed("send failed")
-
-
-def _activity(message: object) -> Activity:
-    if isinstance(message, Text):
-        return MessageFactory.text(message.text)
-    return MessageFactory.attachment(CardFactory.adaptive_card(render(message)))
