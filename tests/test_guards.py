@@ -344,13 +344,18 @@ async def test_audit_command_is_for_leads_only(h):
     await verified(h, ada)
     await h.click("reveal", ada)
     assert texts(await h.say("audit alice@contoso.example")) == ["Only helpdesk leads can do that."]
+    denied = h.audit.entries[-1]
+    assert (denied.event, denied.actor, denied.target, denied.details) == (
+        "access.denied", ADA.oid, "alice@contoso.example", {"command": "ShowAudit"})
     sent = await h.say("audit alice@contoso.example 7d", user=LEE)
     card = card_of(sent[0])
     assert card["body"][0]["text"] == "Audit trail for alice@contoso.example since 2026-11-21 09:00 UTC"
     facts = card["body"][1]["facts"]
     assert [f["title"] for f in facts] == ["2026-11-28 09:00:10 verification.started",
                                            "2026-11-28 09:00:10 verification.passed",
-                                           "2026-11-28 09:00:10 code.released"]
+                                           "2026-11-28 09:00:10 code.released",
+                                           "2026-11-28 09:00:10 access.denied"]  # Ada's try to read it
+    assert facts[3]["value"] == "Ada Agent"
     assert facts[2]["value"].startswith("Ada Agent — vid: ")
     assert "ticket: INC-7, proofs: callback, window: now" in facts[2]["value"]
 

@@ -11,7 +11,7 @@ from ..core.errors import AuditWriteError, NotAllowed, UserError
 from ..core.policy import AGENT
 from ..core.views import ActionOutcome, Text
 from . import approvals, audit, code, enroll, help, provision, tokens
-from .context import Action, Services, Turn
+from .context import Action, Services, Turn, require_role
 
 COMMAND_ROUTES = {Help: help.show_help, RequestCode: code.request_code, Cancel: code.cancel_typed,
                   ShowAudit: audit.show_audit, Provision: provision.start, Enroll: enroll.show_card,
@@ -75,10 +75,10 @@ async def _first_delivery(s: Services, conversation_id: str, activity_id: str) -
 async def _gate(s: Services, agent, place, what: str) -> None:
     try:
         s.authorizer.require_place(place)
-        await s.authorizer.require(agent, AGENT)
     except NotAllowed:
         await s.audit.append(events.ACCESS_DENIED, agent.object_id, "", {"command": what})
         raise
+    await require_role(s, agent, AGENT, what)
 
 
 def _reply_for(s: Services, error: Exception) -> Text:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..core import audit_events as events
 from ..core import verification as v
 from ..core.errors import NotAllowed
-from ..core.policy import AGENT
 from ..core.proofs import MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
 from ..core.views import ActionOutcome, Text
 from .code import load, save
@@ -14,7 +13,6 @@ from .notify import alert
 
 
 async def approve_as_second_agent(s: Services, action: Action) -> ActionOutcome:
-    await s.authorizer.require(action.agent, AGENT)
     requester = str(action.data.get("requester", ""))
     if requester == action.agent.object_id:
         await _refused(s, action, "self_approval")

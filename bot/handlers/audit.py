@@ -8,14 +8,14 @@ from ..core import audit_events as events
 from ..core.commands import ShowAudit
 from ..core.policy import LEAD
 from ..core.views import AuditCard, AuditRow
-from .context import Services, Turn
+from .context import Services, Turn, require_role
 
 SHOWN = ("details", "vid", "ticket", "proofs", "approvers", "window", "reason", "scope", "proof", "requester")
 MAX_ROWS = 50
 
 
 async def show_audit(s: Services, turn: Turn, command: ShowAudit) -> list:
-    await s.authorizer.require(turn.agent, LEAD)
+    await require_role(s, turn.agent, LEAD, "ShowAudit", target=command.upn)
     since = _since(command.since, s.clock.now())
     records = [r for r in await s.audit.records(since) if r.target == command.upn]
     await s.audit.append(events.AUDIT_VIEWED, turn.agent.object_id, command.upn, {"since": since.isoformat()})

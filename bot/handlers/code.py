@@ -11,7 +11,7 @@ from datetime import datetime
 from ..core import audit_events as events
 from ..core import verification as v
 from ..core.commands import RequestCode
-from ..core.errors import ConcurrencyConflict, NotAllowed, UserError, VerificationError
+from ..core.errors import ConcurrencyConflict, UserError, VerificationError
 from ..core.limits import RateLimited
 from ..core.policy import AGENT
 from ..core.proofs import LABELS, MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
@@ -19,7 +19,8 @@ from ..core.verification import Verification, state_key
 from ..core.views import ActionOutcome, RevealCard, Text, VerifyCard
 from ..core.window import agent_zone, clock_text, resolve_instant
 from . import release
-from .context import Action, Services, Turn, write_together
+from .context import Action, Services, Turn, require_role, write_together
+from .token_records import find_person
 from .notify import alert, request_manager_approval
 
 
@@ -27,9 +28,7 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
     zone = agent_zone(turn.timezone)
     now = s.clock.now()
     resolve_instant(command.window, now, zone, s.windows)  # refuse an impossible window before any dialog
-    person = await s.directory.find_by_upn(command.upn)
-    if person is None:
-        raise UserError(f"There is no user `{command.upn}` in the directory. Check the spelling.")
+    person = await find_person(s, command.upn)
     s.authorizer.require_not_self(turn.agent, person)
     if not person.enabled:  # a leaver, or a blocked sign-in: whoever is calling, they cannot sign in
         await s.audit.append(events.VERIFICATION_REFUSED, turn.agent.object_id, person.upn,
@@ -110,11 +109,7 @@ async def verify(s: Services, action: Action) -> ActionOutcome:
 
 
 async def reveal(s: Services, action: Action) -> ActionOutcome:
-    try:  # fresh: membership may have changed since the dialog began
-        await s.authorizer.require(action.agent, AGENT, fresh=True)
-    except NotAllowed:
-        await s.audit.append(events.ACCESS_DENIED, action.agent.object_id, "", {"command": "reveal"})
-        raise
+    await require_role(s, action.agent, AGENT, "reveal", fresh=True)  # membership may have changed meanwhile
     key, record, etag = await load(s, action)
     record.check_action(str(action.data.get("vid", "")), action.agent.object_id, s.clock.now(), v.VERIFIED)
     return await release.release(s, action, key, record, etag)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ..core import audit_events as events
+from ..core.errors import NotAllowed
 from ..core.limits import RateLimits
 from ..core.models import Agent
 from ..core.policy import Authorizer, Place
@@ -78,3 +80,14 @@ async def append_best_effort(s: Services, event: str, actor: str, target: str, d
         await s.audit.append(event, actor, target, details)
     except Exception as error:
         s.log.error("audit write failed for %s: %s", event, type(error).__name__)
+
+
+async def require_role(s: Services, agent, role: str, what: str, *, target: str = "", fresh: bool = False,
+                       refusal: str | None = None) -> None:
+    """The agent must hold `role` (fresh: asked of the directory now, not the cache); a refusal is audited as
+    access.denied for `what` and raised with `refusal`, or the authorizer's own sentence."""
+    try:
+        await s.authorizer.require(agent, role, fresh=fresh)
+    except NotAllowed as error:
+        await s.audit.append(events.ACCESS_DENIED, agent.object_id, target, {"command": what})
+        raise NotAllowed(refusal or error.message) from None

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from ..core import audit_events as events
 from ..core.commands import Enroll
-from ..core.errors import InvalidInput, NotAllowed, SeedNotFound, UserError
+from ..core.errors import InvalidInput, SeedNotFound, UserError
 from ..core.models import ALLOWED_DIGITS, ALLOWED_PERIODS, Algorithm, Person, Seed, TokenStatus, TotpParams
 from ..core.policy import LEAD
 from ..core.seed_in_chat import looks_like_seed
@@ -18,7 +18,7 @@ from ..core.seed_input import parse_seed_input
 from ..core.totp import matches
 from ..core.upn import normalise_upn
 from ..core.views import ActionOutcome, EnrollCard, Text
-from .context import Action, Services, Turn
+from .context import Action, Services, Turn, require_role
 from .token_records import ACTIVE, audit_failed_change, find_person, replace_record
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#()-]{0,39}$")
@@ -142,8 +142,5 @@ async def _require_replace(s: Services, action: Action, person: Person, previous
         raise InvalidInput(
             f"{person.display_name} already has an active token ({previous.value}), so nothing was saved. "
             f"Revoke it first with `revoke {person.upn}`, or ask a lead to replace it (the Replace option).")
-    try:
-        await s.authorizer.require(action.agent, LEAD, fresh=True)
-    except NotAllowed:
-        await s.audit.append(events.ACCESS_DENIED, action.agent.object_id, person.upn, {"command": "enroll_replace"})
-        raise NotAllowed("Only helpdesk leads can replace an active seed, so nothing was saved.") from None
+    await require_role(s, action.agent, LEAD, "enroll_replace", target=person.upn, fresh=True,
+                       refusal="Only helpdesk leads can replace an active seed, so nothing was saved.")

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from ..core import audit_events as events
 from ..core.commands import MarkDelivered, MarkShipped, Revoke, SeedInChat, ShowPending
-from ..core.errors import NotAllowed
 from ..core.lifecycle import pending_report, transition
 from ..core.models import Person, TokenStatus
 from ..core.policy import LEAD
 from ..core.views import PendingCard, PendingRow, Text
-from .context import Services, Turn
+from .context import Services, Turn, require_role
 from .notify import alert
 from .token_records import (audit_failed_change, current_status, describe_last_event, destroy_seed, find_person,
                             token_records, update_record)
@@ -52,11 +51,8 @@ async def ship(s: Services, actor: str, person: Person, carrier: str | None, tra
 
 
 async def mark_delivered(s: Services, turn: Turn, command: MarkDelivered) -> list:
-    try:
-        await s.authorizer.require(turn.agent, LEAD)
-    except NotAllowed:
-        await s.audit.append(events.ACCESS_DENIED, turn.agent.object_id, command.upn, {"command": "MarkDelivered"})
-        raise NotAllowed("Only helpdesk leads can mark a token delivered.") from None
+    await require_role(s, turn.agent, LEAD, "MarkDelivered", target=command.upn,
+                       refusal="Only helpdesk leads can mark a token delivered.")
     actor = turn.agent.object_id
     person = await find_person(s, command.upn)
     status, _ = await current_status(s, person)
