@@ -62,7 +62,8 @@ def _record(entity: Mapping[str, Any]) -> AuditRecord:
 class TableAuditLog:
     """AuditLog on Azure Table Storage; `append` raises AuditWriteError unless the record was stored."""
 
-    APPEND_ATTEMPTS = 8
+    APPEND_ATTEMPTS = 40  # within the deadline: the instance that just won appends again at once from its
+    # cached head while the loser re-reads it, so a busy peer can win many rounds in a row
 
     def __init__(self, table: TableClient, clock: Clock, *, deadline: float = DEFAULT_DEADLINE,
                  read_deadline: float = READ_DEADLINE, credential: AsyncTokenCredential | None = None) -> None:
@@ -111,7 +112,7 @@ class TableAuditLog:
                         self._head = (seq, held["Hash"])
                         return _record(held)
                     self._head = None  # another instance appended: re-read the head and chain onto it
-                    await asyncio.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                    await asyncio.sleep(random.uniform(0, min(0.1, 0.005 * 2 ** attempt)))
                     continue
                 self._head = (seq, digest)
                 return _record(entity)
