@@ -100,6 +100,9 @@ class MemoryAuditLog:
     async def verify(self) -> int | None:
         return None
 
+    async def head(self) -> int:
+        return len(self.entries)
+
     def events(self) -> list[str]:
         return [r.event for r in self.entries]
 

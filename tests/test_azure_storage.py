@@ -12,7 +12,8 @@ from azure.data.tables import UpdateMode
 
 from bot.adapters.azure_audit import TableAuditLog, row_key
 from bot.adapters.azure_storage import REFUSED, UNAVAILABLE, BlobCoordination, BlobStorage, container_client
-from bot.adapters.sqlite import GENESIS, SqliteAuditLog, chain_hash
+from bot.adapters.sqlite import SqliteAuditLog
+from bot.core.audit_chain import GENESIS, chain_hash
 from bot.core.errors import AuditWriteError, ConcurrencyConflict, DependencyUnavailable
 from tests.azurite import ACCOUNT, DEV_KEY, azurite  # noqa: F401  (fixture)
 from tests.fakes import FakeClock
@@ -207,6 +208,9 @@ async def test_concurrent_appends_from_two_instances_keep_one_gapless_chain(azur
     await asyncio.gather(*calls)
     records = await a.records()
     assert [r.seq for r in records] == list(range(1, 53))
+    fresh = TableAuditLog(azurite.table(table), clock)  # no cached head: read from the table
+    closing(fresh)
+    assert await fresh.head() == 52
     assert sorted((r.actor, r.details["n"]) for r in records[2:]) == sorted(
         (name, str(n)) for n in range(25) for name in "ab")
     assert await b.verify() is None
@@ -219,3 +223,5 @@ async def test_audit_fails_closed_when_the_table_is_missing(azurite, closing):
         await audit.append("code.released", "ada", "alice@contoso.example", {})
     with pytest.raises(DependencyUnavailable):
         await audit.records()
+    with pytest.raises(DependencyUnavailable):
+        await audit.head()

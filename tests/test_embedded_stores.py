@@ -59,12 +59,13 @@ async def test_sqlite_state_etags(tmp_path):
 
 async def test_audit_chain_verifies_and_names_the_first_tampered_record(tmp_path):
     audit = SqliteAuditLog(tmp_path / "audit.sqlite", FakeClock())
+    assert await audit.head() == 0
     first = await audit.append("verification.started", "ada", "alice@contoso.example", {"vid": "v1"})
     second = await audit.append("code.released", "ada", "alice@contoso.example", {"vid": "v1"})
     await audit.append("code.released", "ben", "bob@contoso.example", {"vid": "v2"})
     assert (first.seq, first.prev_hash) == (1, "0" * 64)
     assert second.prev_hash == first.hash
-    assert await audit.verify() is None
+    assert (await audit.verify(), await audit.head()) == (None, 3)
     audit._db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
     assert await audit.verify() == 2
     audit._db.execute("UPDATE audit SET actor = 'ada' WHERE seq = 2")

@@ -27,10 +27,10 @@ from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.data.tables.aio import TableClient
 
 from ..core.errors import AuditWriteError, DependencyUnavailable
+from ..core.audit_chain import GENESIS, chain_hash, first_broken
 from ..core.models import AuditRecord
 from ..core.ports import Clock
 from .azure_sdk import env_proxy_options
-from .sqlite import GENESIS, chain_hash
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +142,11 @@ class TableAuditLog:
         return sorted((r for r in found if since is None or r.at >= since), key=lambda r: r.seq)
 
     async def verify(self) -> int | None:
-        prev = GENESIS
-        for r in await self.records():
-            if r.prev_hash != prev or chain_hash(prev, r.seq, r.at.isoformat(), r.event, r.actor, r.target,
-                                                 r.details) != r.hash:
-                return r.seq
-            prev = r.hash
-        return None
+        return first_broken(await self.records())
+
+    async def head(self) -> int:
+        try:
+            return (await asyncio.wait_for(self._read_head(), self._read_deadline))[0]  # one row: $top=1
+        except (AzureError, asyncio.TimeoutError) as error:
+            log.warning("audit read failed: %s", type(error).__name__)
+            raise DependencyUnavailable(UNAVAILABLE) from error

@@ -11,7 +11,6 @@ their own connection (WAL readers never wait for the writer) and see what has be
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import queue
 import sqlite3
@@ -23,11 +22,11 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from botbuilder.core import Storage
 
+from ..core.audit_chain import GENESIS, chain_hash, first_broken
 from ..core.errors import AuditWriteError, ConcurrencyConflict
 from ..core.models import AuditRecord
 from ..core.ports import Clock
 
-GENESIS = "0" * 64
 MAX_BATCH = 256  # operations per commit
 T = TypeVar("T")
 
@@ -193,11 +192,6 @@ class SqliteStorage(Storage):
         self._db.close()
 
 
-def chain_hash(prev_hash: str, seq: int, at: str, event: str, actor: str, target: str, details: Mapping) -> str:
-    body = json.dumps([seq, at, event, actor, target, dict(details)], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
-
-
 class SqliteAuditLog:
     """Append-only; each record carries the hash of the previous one."""
 
@@ -238,12 +232,10 @@ class SqliteAuditLog:
                 for r in rows]
 
     async def verify(self) -> int | None:
-        prev = GENESIS
-        for r in await self.records():
-            if r.prev_hash != prev or chain_hash(prev, r.seq, r.at.isoformat(), r.event, r.actor, r.target, r.details) != r.hash:
-                return r.seq
-            prev = r.hash
-        return None
+        return first_broken(await self.records())
+
+    async def head(self) -> int:
+        return self._db.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]  # the primary key
 
     def close(self) -> None:
         self._writer.release()

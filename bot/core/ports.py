@@ -77,6 +77,9 @@ class AuditLog(Protocol):
     async def verify(self) -> int | None:
         """Checks the chain; returns the seq of the first broken record, or None if intact."""
 
+    async def head(self) -> int:
+        """The seq of the newest record, 0 for an empty trail: one cheap read (the readiness probe)."""
+
 
 class Coordination(Protocol):
     """Cross-instance coordination on shared state: dedupe, locks, leases and rate counters.
