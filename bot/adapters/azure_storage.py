@@ -26,7 +26,6 @@ from typing import Any, Awaitable, TypeVar
 from urllib.parse import quote, unquote
 
 from azure.core import MatchConditions
-from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (AzureError, ClientAuthenticationError, HttpResponseError, ResourceExistsError,
                                    ResourceModifiedError, ResourceNotFoundError)
 from azure.storage.blob import ContentSettings
@@ -87,31 +86,21 @@ async def guarded(call: Awaitable[T], deadline: float) -> T:
 
 
 class _Owned:
-    """Closes the container client, and the credential when the adapter was given ownership of it."""
+    """Closes the container client."""
 
-    def __init__(self, container: ContainerClient, deadline: float, credential: AsyncTokenCredential | None) -> None:
-        self._container, self._deadline, self._credential = container, deadline, credential
+    def __init__(self, container: ContainerClient, deadline: float) -> None:
+        self._container, self._deadline = container, deadline
 
     async def close(self) -> None:
         await self._container.close()
-        if self._credential is not None:
-            await self._credential.close()
 
 
 class BlobStorage(_Owned, Storage):
     """StateStore on Blob Storage. A write of several keys is not atomic: conditional writes go first, so a
     conflict stops the batch before any unconditional write lands; the callers write one key at a time."""
 
-    def __init__(self, container: ContainerClient, *, deadline: float = DEFAULT_DEADLINE,
-                 credential: AsyncTokenCredential | None = None) -> None:
-        _Owned.__init__(self, container, deadline, credential)
-
-    @classmethod
-    def from_account_url(cls, account_url: str, container: str, credential: Any, *,
-                         deadline: float = DEFAULT_DEADLINE, owns_credential: bool = False,
-                         **client_kwargs: Any) -> "BlobStorage":
-        client = container_client(account_url, container, credential, deadline=deadline, **client_kwargs)
-        return cls(client, deadline=deadline, credential=credential if owns_credential else None)
+    def __init__(self, container: ContainerClient, *, deadline: float = DEFAULT_DEADLINE) -> None:
+        _Owned.__init__(self, container, deadline)
 
     async def read(self, keys: list[str]) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
@@ -166,19 +155,11 @@ class BlobCoordination(_Owned):
     CLAIM_ATTEMPTS = 3
     COUNT_ATTEMPTS = 12
 
-    def __init__(self, container: ContainerClient, clock: Clock, *, deadline: float = DEFAULT_DEADLINE,
-                 credential: AsyncTokenCredential | None = None) -> None:
-        super().__init__(container, deadline, credential)
+    def __init__(self, container: ContainerClient, clock: Clock, *, deadline: float = DEFAULT_DEADLINE) -> None:
+        super().__init__(container, deadline)
         self._clock = clock
         # Increments from this process queue locally, so only other instances contend for a counter's ETag.
         self._stripes = [asyncio.Lock() for _ in range(16)]
-
-    @classmethod
-    def from_account_url(cls, account_url: str, container: str, credential: Any, clock: Clock, *,
-                         deadline: float = DEFAULT_DEADLINE, owns_credential: bool = False,
-                         **client_kwargs: Any) -> "BlobCoordination":
-        client = container_client(account_url, container, credential, deadline=deadline, **client_kwargs)
-        return cls(client, clock, deadline=deadline, credential=credential if owns_credential else None)
 
     async def claim(self, key: str, owner: str, ttl_s: float) -> bool:
         name = blob_name("claim", key)

@@ -18,7 +18,7 @@ class SecretStore(Protocol):
 
     get_seed raises SeedNotFound when no seed exists and DependencyUnavailable on timeouts,
     throttling or server errors. It returns disabled or expired seeds as they are: the
-    caller decides (see core.release), so the rule lives in one place.
+    caller decides (handlers/release.py), so the rule lives in one place.
     """
 
     async def get_seed(self, object_id: str) -> Seed: ...

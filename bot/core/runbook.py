@@ -79,12 +79,11 @@ class ProvisionRun:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def title(self, step: int | None = None) -> str:
-        return STEPS[(step or self.step) - 1].title
+    def title(self) -> str:
+        return STEPS[self.step - 1].title
 
-    def lines(self, step: int | None = None) -> tuple[str, ...]:
-        return tuple(line.format(name=self.target_name, upn=self.target_upn)
-                     for line in STEPS[(step or self.step) - 1].lines)
+    def lines(self) -> tuple[str, ...]:
+        return tuple(line.format(name=self.target_name, upn=self.target_upn) for line in STEPS[self.step - 1].lines)
 
     def check(self, invoker_oid: str, step: int | None, now: datetime) -> None:
         """Raises unless `invoker_oid` may act on `step` (None: any step, e.g. Abort) of this run now."""

@@ -11,7 +11,6 @@ from .totp import normalise_secret
 from .upn import normalise_upn
 
 REQUIRED = ("username", "secret")
-OPTIONAL = ("serial", "period", "digits", "algorithm")
 
 
 @dataclass(frozen=True)

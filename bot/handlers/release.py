@@ -9,7 +9,6 @@ from ..core import verification as v
 from ..core.errors import DeliveryFailed, DependencyUnavailable, SeedUnusable, UserError, VerificationError
 from ..core.lifecycle import releasable
 from ..core.models import Seed
-from ..core.proofs import LABELS
 from ..core.totp import code_at, group_code
 from ..core.verification import Verification
 from ..core.views import ActionOutcome, CodeCard, Text
@@ -77,7 +76,7 @@ async def _release_locked(s: Services, action: Action, key: str, record: Verific
 async def _deliver(s: Services, action: Action, record: Verification, card: CodeCard, code: str,
                    window_text: str, accepted_until) -> ActionOutcome:
     who = action.agent.display_name or "An agent"
-    proofs = ", ".join(LABELS[p] for p in record.required)
+    proofs = record.proofs_text()
     base = f"{who} released a sign-in code for {record.target_name} ({record.target_upn}), window {window_text}, " \
            f"after: {proofs}."
     notices = [f"{base} The code was shown only to them."]
