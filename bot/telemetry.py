@@ -34,21 +34,30 @@ def use_tracer(tracer) -> None:
 
 
 def span(name: str, **attributes) -> "_Span":
-    """A span usable with `with` and `async with`; yields None when tracing is off."""
+    """A span usable with `with` and `async with`; yields None when tracing is off. An exception is recorded by
+    its type only (OpenTelemetry's default records its message and traceback, which can carry request data)."""
     if _tracer is None:
         return _Span(nullcontext())
-    return _Span(_tracer.start_as_current_span(name, attributes={k: str(v) for k, v in attributes.items()}))
+    return _Span(_tracer.start_as_current_span(name, attributes={k: str(v) for k, v in attributes.items()},
+                                               record_exception=False, set_status_on_exception=False))
 
 
 class _Span:
     def __init__(self, context) -> None:
         self._context = context
+        self._span = None
 
     def __enter__(self):
-        return self._context.__enter__()
+        self._span = self._context.__enter__()
+        return self._span
 
-    def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
+    def __exit__(self, kind, error, traceback):
+        if kind is not None and self._span is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            self._span.set_attribute("error.type", kind.__name__)
+            self._span.set_status(Status(StatusCode.ERROR))
+        return self._context.__exit__(kind, error, traceback)
 
     async def __aenter__(self):
         return self.__enter__()

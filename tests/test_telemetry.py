@@ -68,3 +68,21 @@ async def test_an_unhandled_error_reaches_log_handlers_as_its_type_only(harness)
     assert errors[0].getMessage().endswith(" type=ValueError")
     assert [r for r in capture.records if r.exc_info] == []
     assert not any(word in r.getMessage() for r in capture.records for word in ("JBSWY3", "INC-7", "7946"))
+
+
+def test_a_span_records_an_exception_by_its_type_only():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.use_tracer(provider.get_tracer("test"))
+    try:
+        try:
+            with telemetry.span("graph.user", method="GET"):
+                raise ConnectionError("phone +44 20 7946 0958 ticket INC-7")
+        except ConnectionError:
+            pass
+    finally:
+        telemetry.use_tracer(None)
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.attributes) == {"method": "GET", "error.type": "ConnectionError"}
+    assert (span.status.status_code.name, span.status.description, span.events) == ("ERROR", None, ())

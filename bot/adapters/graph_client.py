@@ -119,9 +119,10 @@ class GraphClient:
             headers = {"Authorization": f"Bearer {await self._bearer()}", "Accept": "application/json",
                        "client-request-id": str(uuid.uuid4())}
             try:
-                async with self._http().request(method, url, json=json, headers=headers,
-                                                allow_redirects=False) as response, \
-                        telemetry.span(f"graph.{kind}", method=method, attempt=attempt) as current:
+                # The span first, so it covers the network time and records connection errors and timeouts.
+                async with telemetry.span(f"graph.{kind}", method=method, attempt=attempt) as current, \
+                        self._http().request(method, url, json=json, headers=headers,
+                                             allow_redirects=False) as response:
                     if current is not None:
                         current.set_attribute("http.status_code", response.status)
                     status = response.status
