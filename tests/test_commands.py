@@ -50,3 +50,10 @@ def test_upn_rejections(raw, message):
     with pytest.raises(InvalidInput) as error:
         normalise_upn(raw)
     assert error.value.message == message
+
+
+def test_a_window_that_is_not_understood_is_quoted_safely():
+    with pytest.raises(InvalidInput) as refused:
+        parse("code alice@contoso.example at 14:30 `tomorrow`\u202e and the day after that, please")
+    assert refused.value.message == ("I don't understand the window `at 14:30 tomorrow and the day `. Use `now`, "
+                                     "`at 14:30` or `in 10m`.")

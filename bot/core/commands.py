@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from .errors import InvalidInput
 from .seed_in_chat import looks_like_seed
+from .text import printable
 from .upn import normalise_upn
 from .window import WindowSpec, parse_window
 
@@ -165,7 +166,7 @@ def shipping_word(text: str | None) -> str | None:
 
 
 def _reason(text: str) -> str:
-    return "".join(ch for ch in text if ch.isprintable() and ch != "`")[:MAX_REASON].strip()
+    return printable(text, MAX_REASON).strip()
 
 
 def _upn_or_none(text: str) -> str | None:
@@ -181,11 +182,12 @@ def parse_since(text: str) -> date | timedelta:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"I don't understand `{text[:20]}` as a start date. Use `7d` or `2026-11-01`.") from None
+        raise InvalidInput(f"I don't understand `{printable(text, 20)}` as a start date. Use `7d` or `2026-11-01`."
+                           ) from None
 
 
 def _unknown(name: str) -> str:
-    shown = "".join(ch for ch in name if ch.isprintable() and ch != "`")[:30]
+    shown = printable(name, 30)
     close = difflib.get_close_matches(name, _NAMES, n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     return f"I don't know the command `{shown}`.{hint} Type `help` for the list."

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from .errors import InvalidInput
+from .text import printable
 
 MAX_UPN_LENGTH = 113  # Entra's limit for userPrincipalName
 _UPN = re.compile(r"^[a-z0-9](?:[a-z0-9._'+-]*[a-z0-9_])?@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
@@ -26,9 +27,5 @@ def normalise_upn(raw: str) -> str:
         raise InvalidInput("That user name contains non-ASCII letters, which could be look-alikes. Type it in plain ASCII.")
     upn = text.lower()
     if len(upn) > MAX_UPN_LENGTH or not _UPN.match(upn):
-        raise InvalidInput(f"`{_printable(text)}` is not a valid user name. Use the form `alice@contoso.com`.")
+        raise InvalidInput(f"`{printable(text, 60)}` is not a valid user name. Use the form `alice@contoso.com`.")
     return upn
-
-
-def _printable(text: str) -> str:
-    return "".join(ch for ch in text if ch.isprintable() and ch != "`")[:60]

@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput, WindowRefused
+from .text import printable
 from .totp import step_end, step_start
 
 _AT = re.compile(r"^at\s+([01]?\d|2[0-3]):([0-5]\d)$")
@@ -64,7 +65,7 @@ def parse_window(text: str) -> WindowSpec:
     if m := _IN.match(words):
         delay = timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
         return WindowSpec("now") if not delay else WindowSpec("in", delay=delay)
-    raise InvalidInput(f"I don't understand the window `{text}`. Use `now`, `at 14:30` or `in 10m`.")
+    raise InvalidInput(f"I don't understand the window `{printable(text, 30)}`. Use `now`, `at 14:30` or `in 10m`.")
 
 
 def agent_zone(name: str | None) -> tzinfo:
