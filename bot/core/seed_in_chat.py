@@ -53,9 +53,23 @@ def looks_like_seed(text: str) -> bool:
 
 
 def seed_fields(data: Mapping[str, object], skip: Iterable[str] = ()) -> list[str]:
-    """The names of the string fields of a card's data that carry a seed (`skip`: the seed field itself)."""
+    """The names of the string fields of a card's data that carry a seed (`skip`: the seed field itself).
+
+    The bot's own ids on a card (a verification or runbook id: random URL-safe text, which looks like base32 one
+    time in ten; an object id) are exempt in their own format only. A field too long to check cheaply counts."""
     skipped = set(skip)
-    return sorted(k for k, v in data.items() if k not in skipped and isinstance(v, str) and looks_like_seed(v))
+    return sorted(k for k, v in data.items() if k not in skipped and isinstance(v, str) and not _own_id(k, v)
+                  and (len(v) > MAX_FIELD or looks_like_seed(v)))
+
+
+MAX_FIELD = 8000
+_IDS = {"vid": re.compile(r"[A-Za-z0-9_-]{22}"), "run": re.compile(r"[A-Za-z0-9_-]{16}"),
+        "requester": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")}
+
+
+def _own_id(key: str, value: str) -> bool:
+    pattern = _IDS.get(key)
+    return bool(pattern and pattern.fullmatch(value))
 
 
 def _run_has_seed(words: list[str]) -> bool:

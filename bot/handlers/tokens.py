@@ -13,16 +13,11 @@ from ..core.models import Person, TokenStatus
 from ..core.policy import LEAD
 from ..core.views import PendingCard, PendingRow, Text
 from .context import Services, Turn, require_role
-from .notify import alert
 from .token_records import (audit_failed_change, current_status, describe_last_event, destroy_seed, find_person,
                             token_records, update_record)
 
 SHIPPED, DELIVERED, REVOKED = TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.REVOKED
-SEED_IN_CHAT = (
-    "That message looks like it contains a token seed. I did not store it or repeat it, but it is now in this "
-    "conversation's history, so consider it exposed: delete the message, and set the token up again with a new "
-    "secret key (remove the authenticator app on the user's setup page and add it again). Never type a seed in "
-    "chat: use `enroll <upn>` and enter it in the card.")
+from .exposure import SEED_IN_CHAT  # noqa: F401  (where tests and older imports look for it)
 
 
 async def mark_shipped(s: Services, turn: Turn, command: MarkShipped) -> list:
@@ -105,9 +100,7 @@ async def show_pending(s: Services, turn: Turn, command: ShowPending) -> list:
 
 
 async def seed_in_chat(s: Services, turn: Turn, command: SeedInChat) -> list:
-    await s.audit.append(events.SEED_EXPOSED, turn.agent.object_id, command.upn or "",
-                         {"where": turn.place.conversation_type})
-    who = turn.agent.display_name or turn.agent.object_id
-    await alert(s, f"{who} posted what looks like a token seed in a {turn.place.conversation_type} conversation"
-                   f"{' for ' + command.upn if command.upn else ''}. Treat it as exposed; it was not stored.")
-    return [Text(SEED_IN_CHAT)]
+    """`enroll <upn> <anything>`: whatever follows the user is taken for a seed typed into chat."""
+    from .exposure import seed_in_message
+
+    return await seed_in_message(s, turn, command.upn)
