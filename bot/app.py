@@ -14,6 +14,7 @@ try:
 
     from . import web as edge
     from .core.policy import AllowListRoles, Authorizer
+    from .core.text import EscapedDirectory
     from .core.window import WindowPolicy
     from .handlers import Services
     from .handlers.expiry import expire_due
@@ -128,7 +129,8 @@ def _services(settings: Settings, overrides: dict, notifier, graph, credential) 
     shared = _azure_storage(settings, clock, credential) if settings.storage_account_url else {}
     return Services(
         secrets=overrides.get("secrets") or _secret_store(settings, credential),
-        directory=overrides.get("directory") or _directory(settings, graph),
+        # display names reach cards and messages: escaped for Teams markdown once, here
+        directory=EscapedDirectory(overrides.get("directory") or _directory(settings, graph)),
         state=overrides.get("state") or shared.get("state") or _state(settings),
         audit=overrides.get("audit") or shared.get("audit") or _audit(settings, clock),
         clock=clock,

@@ -14,6 +14,7 @@ from ..core import audit_events as events
 from ..core.errors import ConcurrencyConflict, SeedNotFound, UserError
 from ..core.lifecycle import TokenRecord
 from ..core.models import Person, Seed, TokenStatus
+from ..core.text import escape_markdown
 from .context import Services, append_best_effort
 
 ACTIVE = (TokenStatus.BURNED, TokenStatus.SHIPPED, TokenStatus.DELIVERED)  # not overwritten without a lead
@@ -129,8 +130,8 @@ def describe_last_event(token: TokenRecord) -> str:
     """`shipped 2026-11-20 via DHL, tracking JD0123` or `burned 2026-11-16, not shipped yet`."""
     if token.shipped_at is None:
         return f"burned {token.burned_at:%Y-%m-%d}, not shipped yet"
-    via = f" via {token.carrier}" if token.carrier else ""
-    tracking = f", tracking {token.tracking}" if token.tracking else ""
+    via = f" via {escape_markdown(token.carrier)}" if token.carrier else ""
+    tracking = f", tracking {escape_markdown(token.tracking)}" if token.tracking else ""
     return f"shipped {token.shipped_at:%Y-%m-%d}{via}{tracking}"
 
 

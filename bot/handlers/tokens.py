@@ -11,6 +11,7 @@ from ..core.commands import MarkDelivered, MarkShipped, Revoke, SeedInChat, Show
 from ..core.lifecycle import pending_report, transition
 from ..core.models import Person, TokenStatus
 from ..core.policy import LEAD
+from ..core.text import escape_markdown
 from ..core.views import PendingCard, PendingRow, Text
 from .context import Services, Turn, require_role
 from .token_records import (audit_failed_change, current_status, describe_last_event, destroy_seed, find_person,
@@ -39,8 +40,8 @@ async def ship(s: Services, actor: str, person: Person, carrier: str | None, tra
     except Exception as error:
         await audit_failed_change(s, actor, person.upn, SHIPPED.value, error)
         raise
-    via = f" via {carrier}" if carrier else ""
-    number = f", tracking {tracking}" if tracking else ""
+    via = f" via {escape_markdown(carrier)}" if carrier else ""
+    number = f", tracking {escape_markdown(tracking)}" if tracking else ""
     return (f"Recorded: the token for {person.display_name} ({person.upn}) is shipped{via}{number}. "
             f"When it arrives, a lead marks it `delivered {person.upn}`.")
 
@@ -87,7 +88,7 @@ async def revoke(s: Services, turn: Turn, command: Revoke) -> list:
     except Exception as error:
         await audit_failed_change(s, actor, person.upn, REVOKED.value, error)
         raise
-    reason = f" ({command.reason})" if command.reason else ""
+    reason = f" ({escape_markdown(command.reason)})" if command.reason else ""
     return [Text(f"Revoked the token for {person.display_name} ({person.upn}){reason}. Its seed is disabled and no "
                  f"code will be released for it. For a new token, use `provision {person.upn}`.")]
 
