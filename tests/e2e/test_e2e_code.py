@@ -445,7 +445,9 @@ async def _check_audit(data_dir: Path, step: int, transcript: Transcript) -> Non
         "step_start": step_start.isoformat(),
         "step_end": (step_start + timedelta(seconds=PERIOD)).isoformat(),
         "accepted_until": (step_start + timedelta(seconds=PERIOD) + TOLERANCE).isoformat(),
+        "secret_version": released["secret_version"],
     }
+    assert len(released["secret_version"]) == 32  # the local store's id of the seed value that was read
     assert step_start.tzinfo is not None and step_start.timestamp() % PERIOD == 0
     assert int(step_start.timestamp()) == step * PERIOD  # the step of the code shown (computed after this record)
     as_text = json.dumps(rows)
