@@ -17,6 +17,8 @@ try:
     from .core.text import EscapedDirectory
     from .core.window import WindowPolicy
     from .handlers import Services
+    from .handlers.checkpoint import INTERVAL_S as CHECKPOINT_INTERVAL_S
+    from .handlers.checkpoint import checkpoint
     from .handlers.expiry import expire_due
     from .runtime.periodic import Periodic
     from .runtime.readiness import Readiness
@@ -83,11 +85,18 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
     expiries = Periodic("expire-delivered-codes", EXPIRY_INTERVAL_S, lambda: expire_due(services))
+    checkpoints = Periodic("audit-checkpoint", CHECKPOINT_INTERVAL_S, lambda: checkpoint(services))
     yield
     await expiries.stop()
+    await checkpoints.stop()
+    try:  # the last records of this run covered too
+        await checkpoint(services)
+    except Exception as error:
+        log.error("final audit checkpoint failed: %s", type(error).__name__)
     await sweeper.stop()
     await authentication.connectors.close()
-    for resource in (services.secrets, services.state, services.coordination, services.audit, graph, credential):
+    for resource in (services.secrets, services.state, services.coordination, services.audit, services.checkpoints,
+                     graph, credential):
         await close_resource(resource)
     await session.close()
 
@@ -143,6 +152,7 @@ def _services(settings: Settings, overrides: dict, notifier, graph, credential) 
         delivery=settings.delivery,
         alerts_conversation=settings.alerts_conversation_id or None,
         mailer=overrides.get("mailer") or _mailer(settings, graph),
+        checkpoints=overrides["checkpoints"] if "checkpoints" in overrides else build_checkpoints(settings, credential),
     )
 
 
@@ -273,6 +283,28 @@ def _table_audit(settings: Settings, clock, credential, owns_credential: bool = 
 
     return TableAuditLog.from_account_url(settings.table_account_url, AUDIT_TABLE, credential, clock,
                                           owns_credential=owns_credential)
+
+
+def build_checkpoints(settings: Settings, credential=None):
+    """Where audit checkpoints live: Key Vault (the audit store's writers hold no role there), or locally a file
+    sealed with its own key. The CLI closes it when done."""
+    if settings.local:
+        from .adapters.audit_checkpoints import LocalCheckpoints
+
+        return LocalCheckpoints(settings.data_dir / "audit-checkpoint.json", settings.data_dir / "audit-checkpoint.key")
+
+    def key_vault():
+        from azure.keyvault.secrets.aio import SecretClient
+
+        from .adapters.audit_checkpoints import KeyVaultCheckpoints
+        from .adapters.azure_sdk import env_proxy_options
+        from .adapters.keyvault import client_options
+
+        client = SecretClient(settings.keyvault_url, credential or _LazyDefaultAzureCredential(),
+                              **{**client_options(), **env_proxy_options(settings.keyvault_url)})
+        return KeyVaultCheckpoints(client)
+
+    return _OnFirstUse(key_vault)
 
 
 def build_audit(settings: Settings, clock):

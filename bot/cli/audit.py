@@ -24,7 +24,9 @@ def main(argv: list[str]) -> int:
     export = sub.add_parser("export", help="write records as CSV or JSON lines to standard output")
     export.add_argument("--since", type=_day, help="first day to include, YYYY-MM-DD (default: everything)")
     export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
-    sub.add_parser("verify", help="check the hash chain; exit 1 and name the first broken record if any")
+    sub.add_parser("verify", help="check the hash chain and the last checkpoint (a shortened, deleted or recomputed "
+                                  "trail); exit 1 and say what is broken; report how far the checkpoint covers")
+    sub.add_parser("checkpoint", help="publish a checkpoint of the trail's head now (the bot does every minute)")
     args = parser.parse_args(argv)
     settings = Settings.from_env(os.environ, local=args.local)
     return asyncio.run(_run(args, settings))
@@ -38,16 +40,60 @@ async def _run(args, settings: Settings) -> int:
     try:
         if args.action == "verify":
             broken = await audit.verify()
-            if broken is None:
-                print(f"audit chain intact: {len(await audit.records())} records")
-                return 0
-            print(f"audit chain broken at record {broken}: it or its predecessor was changed or removed")
-            return 1
+            if broken is not None:
+                print(f"audit chain broken at record {broken}: it or its predecessor was changed or removed")
+                return 1
+            records = await audit.records()
+            print(f"audit chain intact: {len(records)} records")
+            return await verify_checkpoint(settings, records)
+        if args.action == "checkpoint":
+            return await publish_checkpoint(settings, audit)
         since = datetime.combine(args.since, time(0), tzinfo=timezone.utc) if args.since else None
         write_records(await audit.records(since), args.format, sys.stdout)
         return 0
     finally:
         await close_resource(audit)
+
+
+async def verify_checkpoint(settings: Settings, records) -> int:
+    """The tamper evidence beyond the chain (core/audit_checkpoint.py): 0 covered or not yet, 1 tampered."""
+    from ..app import build_checkpoints, close_resource
+    from ..core.audit_checkpoint import CheckpointTampered, Coverage
+
+    store = build_checkpoints(settings)
+    try:
+        try:
+            coverage = Coverage(await store.latest())
+        except CheckpointTampered as error:
+            print(f"audit checkpoint missing: {error}")
+            return 1
+        for record in records:
+            coverage.see(record)
+        verdict = coverage.verdict()
+        print(("audit checkpoint: " if verdict.intact else "audit trail tampered: ") + verdict.sentence)
+        return 0 if verdict.intact else 1
+    finally:
+        await close_resource(store)
+
+
+async def publish_checkpoint(settings: Settings, audit) -> int:
+    from ..adapters.clock import SystemClock
+    from ..app import build_checkpoints, close_resource
+    from ..core.audit_checkpoint import CheckpointTampered, next_checkpoint
+
+    store = build_checkpoints(settings)
+    try:
+        last = await store.latest()
+        made = next_checkpoint(last, await audit.records(last.record_at if last else None), SystemClock().now())
+        if made is not None:
+            await store.publish(made)
+        print(f"audit checkpoint: records 1–{(made or last).seq if (made or last) else 0} covered")
+        return 0
+    except CheckpointTampered as error:
+        print(f"audit trail tampered: {error}; no checkpoint published")
+        return 1
+    finally:
+        await close_resource(store)
 
 
 def write_records(records, fmt: str, out) -> None:
