@@ -78,6 +78,9 @@ class MemoryState:
         for key in keys:
             self.items.pop(key, None)
 
+    async def scan(self, prefix: str) -> dict[str, Any]:
+        return {k: json.loads(v) for k, (v, _) in sorted(self.items.items()) if k.startswith(prefix)}
+
 
 class MemoryAuditLog:
     def __init__(self, clock: FakeClock) -> None:

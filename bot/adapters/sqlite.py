@@ -16,6 +16,7 @@ import queue
 import sqlite3
 import threading
 import uuid
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -148,6 +149,7 @@ class SqliteStorage(Storage):
     """Key/value state with ETag optimistic concurrency, safe across processes sharing the file."""
 
     def __init__(self, path: Path) -> None:
+        self._path = Path(path)
         self._db = _connect(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, etag TEXT NOT NULL)")
         self._writer = _Writer.acquire(path)
@@ -186,6 +188,16 @@ class SqliteStorage(Storage):
             db.executemany("DELETE FROM state WHERE key = ?", [(k,) for k in keys])
 
         await self._writer.run(delete)
+
+    async def scan(self, prefix: str) -> dict[str, Any]:
+        # A range on the primary key; in a worker thread on its own connection, so the loop keeps serving.
+        def scan() -> dict[str, Any]:
+            with closing(_connect(self._path)) as db:
+                rows = db.execute("SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+                                  (prefix, prefix + "\U0010ffff")).fetchall()
+            return {key: json.loads(value) for key, value in rows}
+
+        return await asyncio.to_thread(scan)
 
     def close(self) -> None:
         self._writer.release()
