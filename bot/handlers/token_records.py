@@ -1,8 +1,12 @@
 """A token's lifecycle metadata: status in the secret store's tags, everything else in the state store.
 
 Key Vault allows 15 tags per secret, so the seed keeps only its own tags there (upn, status, period, digits,
-algorithm, serial); burned_at, model, carrier, tracking, shipped_at, reminders and the destroyed record live
-under `token/<objectId>` in services.state. Nothing here reads a seed's value: only metadata.
+algorithm, serial); burned_at, model, carrier, tracking, shipped_at and the destroyed record live under
+`token/<objectId>` in services.state. Nothing here reads a seed's value: only metadata.
+
+The open-token index: `open/<objectId>` holds what `pending` shows (upn, status, dates, carrier, tracking,
+enabled) for every token not destroyed, written with its record and listed by one `state.scan`, so `pending`
+neither reads every record nor lists the vault. The sweeper repairs it from the secret store on every run.
 """
 
 from __future__ import annotations
@@ -50,10 +54,11 @@ def index_entry(record: dict[str, Any], enabled: bool | None = None) -> dict[str
 
 
 def index_changes(object_id: str, record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """(writes, deletes) that bring the index in line with `record`."""
+    """(writes, deletes) that bring the index in line with `record`. A record without a status (adopted) leaves
+    the index alone: the sweeper indexes it from the secret store's status."""
     entry = index_entry(record)
     if entry is None:
-        return {}, [open_key(object_id)]
+        return {}, [open_key(object_id)] if record.get("status") else []
     return {open_key(object_id): {**entry, "e_tag": "*"}}, []
 
 
@@ -187,15 +192,6 @@ async def destroy_seed(s: Services, actor: str, upn: str, object_id: str, detail
         await audit_failed_change(s, actor, upn, TokenStatus.DESTROYED.value, error)
         raise
     return purge_date
-
-
-def describe_last_event(token: TokenRecord) -> str:
-    """`shipped 2026-11-20 via DHL, tracking JD0123` or `burned 2026-11-16, not shipped yet`."""
-    if token.shipped_at is None:
-        return f"burned {token.burned_at:%Y-%m-%d}, not shipped yet"
-    via = f" via {token.carrier}" if token.carrier else ""
-    tracking = f", tracking {token.tracking}" if token.tracking else ""
-    return f"shipped {token.shipped_at:%Y-%m-%d}{via}{tracking}"
 
 
 def _time(value: str | None) -> datetime | None:
