@@ -222,3 +222,49 @@ async def test_a_revoked_tokens_seed_is_destroyed_after_the_undo_period(h):
         ("otpbot-sweeper", DAVE.upn, {"reason": "revoked", "purged": "true", "purge_scheduled": ""})]
     assert (await sweep_at(h, days=8)).destroyed == []
     assert h.store.reads == 0
+
+
+async def test_a_sweep_stopped_after_a_page_is_resumed_from_there_under_the_next_lease(h, monkeypatch):
+    import bot.sweeper as sweeper
+    from bot.core.errors import DependencyUnavailable
+
+    monkeypatch.setattr(sweeper, "PAGE", 2)  # Alice and Bob, then Carol and Dave
+    s, read, pages = services(h), h.state.read, []
+
+    async def read_failing_on_the_second_page(keys):
+        if len(keys) > 1:  # a page of records (a change reads its one record)
+            pages.append(len(keys))
+            if len(pages) == 2:
+                raise DependencyUnavailable("The bot's shared state (Azure Storage) did not answer in time.")
+        return await read(keys)
+
+    h.state.read = read_failing_on_the_second_page
+    report = await sweep_at(h, days=46)
+    assert report.summary() == (
+        "Checked 2 tokens: disabled 2 seeds, 2 overdue; digest posted. Stopped early: The bot's shared state "
+        "(Azure Storage) did not answer in time.")
+    assert posted(h)[-1][1].endswith("The sweep stopped early (The bot's shared state (Azure Storage) did not "
+                                     "answer in time.); the next one resumes where it stopped.")
+    progress = (await h.state.read([sweeper.PROGRESS_KEY]))[sweeper.PROGRESS_KEY]
+    assert (progress["cursor"], progress["checked"], progress["started_at"]) == (
+        BOB.object_id, 2, "2027-01-13T09:00:10+00:00")
+    h.state.read = read
+    h.clock.advance(hours=1)  # within a day: resumed, with the interrupted sweep's clock and counts
+    report = await sweep_once(s, "instance-b")
+    assert report.summary() == "Checked 4 tokens (resumed after 2): disabled 2 seeds, 2 overdue; digest posted."
+    assert pages == [2, 2]  # Alice and Bob were not read again
+    assert sweeper.PROGRESS_KEY not in await h.state.read([sweeper.PROGRESS_KEY])  # finished
+    assert [(r.event, r.target) for r in h.audit.entries if r.event == "sweeper.disabled"] == [
+        ("sweeper.disabled", ALICE.upn), ("sweeper.disabled", BOB.upn)]
+
+
+async def test_the_index_pending_reads_is_repaired_by_the_sweep(h):
+    s = services(h)
+    await h.state.write({"open/00000000-0000-4000-8000-00000000dead": {"upn": "gone@contoso.example",
+                                                                       "status": "burned", "burned_at": T0}})
+    await sweep_at(h, days=1)
+    assert await s.state.scan("open/") == {
+        f"open/{ALICE.object_id}": {"upn": ALICE.upn, "status": "burned", "burned_at": T0, "enabled": True},
+        f"open/{BOB.object_id}": {"upn": BOB.upn, "status": "burned", "burned_at": T0, "enabled": True},
+        f"open/{CAROL.object_id}": {"upn": CAROL.upn, "status": "delivered", "burned_at": T0, "enabled": True},
+        f"open/{DAVE.object_id}": {"upn": DAVE.upn, "status": "revoked", "burned_at": T0, "enabled": False}}
