@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_DEADLINE = 3.0
+SCAN_PAGE = 5_000  # the service's maximum per listing page
 READ_CONCURRENCY = 16  # downloads in flight per read: Azure Storage serves far more, a turn needs no more
 UNAVAILABLE = ("The bot's shared state (Azure Storage) did not answer in time, so nothing was done. "
                "Try again in a minute; if it keeps failing, tell the bot admin.")
@@ -151,7 +152,8 @@ class BlobStorage(_Owned, Storage):
         """A listing with metadata (up to 5,000 blobs a page, each page under the deadline): no download per key."""
         if not prefix.startswith(LISTED_PREFIXES):
             raise ValueError(f"state keys under {prefix!r} are not listed")
-        pages = self._container.list_blobs(name_starts_with=_name(prefix), include=["metadata"]).by_page()
+        pages = self._container.list_blobs(name_starts_with=_name(prefix), include=["metadata"],
+                                           results_per_page=SCAN_PAGE).by_page()
         found: dict[str, Any] = {}
         while True:
             page = await guarded(_next_page(pages), self._deadline)

@@ -225,3 +225,20 @@ async def test_audit_fails_closed_when_the_table_is_missing(azurite, closing):
         await audit.records()
     with pytest.raises(DependencyUnavailable):
         await audit.head()
+
+
+async def test_listed_keys_are_scanned_page_by_page_with_their_values(azurite, container, closing, monkeypatch):
+    import bot.adapters.azure_storage as azure_storage
+
+    monkeypatch.setattr(azure_storage, "SCAN_PAGE", 2)  # three pages for five keys: continuation tokens followed
+    storage = BlobStorage(azurite.container(container, azurite.credential()))
+    closing(storage)
+    entries = {f"open/{i:02d}-{ODD}": {"upn": f"u{i}@contoso.example", "status": "burned", "n": i} for i in range(5)}
+    await storage.write({**entries, "token/x": {"not": "listed"}})
+    assert await storage.scan("open/") == entries
+    found = await storage.read(["open/03-" + ODD])
+    assert {k: v for k, v in found["open/03-" + ODD].items() if k != "e_tag"} == entries["open/03-" + ODD]
+    await storage.delete(["open/03-" + ODD])
+    assert sorted(await storage.scan("open/")) == sorted(k for k in entries if not k.startswith("open/03"))
+    with pytest.raises(ValueError):
+        await storage.scan("token/")  # not a listed prefix: its blobs are named by digest
