@@ -53,7 +53,7 @@ async def install_demo(data_dir: Path, store, state=None, now: datetime | None =
 
 
 async def _record(state, seed: Seed, now: datetime) -> None:
-    from .handlers.token_records import index_changes, token_key
+    from ..handlers.token_records import index_changes, token_key
 
     record = {"upn": seed.upn, "status": seed.status.value, "burned_at": now.isoformat(), "source": "demo"}
     if seed.status is TokenStatus.SHIPPED:
