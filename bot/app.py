@@ -287,8 +287,8 @@ def _table_audit(settings: Settings, clock, credential, owns_credential: bool = 
 
 def build_checkpoints(settings: Settings, credential=None):
     """Where audit checkpoints live: Key Vault (the audit store's writers hold no role there), or locally a file
-    sealed with its own key. The CLI closes it when done."""
-    if settings.local:
+    sealed with its own key (local mode, or a CLI run given no vault). The CLI closes it when done."""
+    if settings.local or not settings.keyvault_url:
         from .adapters.audit_checkpoints import LocalCheckpoints
 
         return LocalCheckpoints(settings.data_dir / "audit-checkpoint.json", settings.data_dir / "audit-checkpoint.key")

@@ -65,7 +65,9 @@ class KeyVaultCheckpoints:
 
 class LocalCheckpoints:
     def __init__(self, path: Path, key_path: Path) -> None:
-        self._path, self._key = Path(path), read_or_create_key(Path(key_path))
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._key = read_or_create_key(Path(key_path))
 
     async def latest(self) -> Checkpoint | None:
         try:

@@ -73,7 +73,7 @@ def audit_settings(env, local: bool) -> Settings:
     """Only what locates the trail; a missing SQLite trail is an error here, not an empty trail created."""
     table = (env.get("OTPBOT_TABLE_ACCOUNT_URL") or "").strip()
     data_dir = Path(env.get("OTPBOT_DATA_DIR") or (".otpbot-local" if local else ".otpbot"))
-    vault = (env.get("OTPBOT_KEYVAULT_URL") or "").strip() or None  # where the checkpoints are
+    vault = (env.get("OTPBOT_KEYVAULT_URL") or "").strip()  # where the checkpoints are
     if table and not local:
         return Settings(local=False, table_account_url=table, data_dir=data_dir, keyvault_url=vault)
     if not (data_dir / "audit.sqlite").is_file():
