@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .core.errors import ConfigurationError, UserError
-from .net import is_loopback_host
+from .runtime.net import is_loopback_host
 from .settings import Settings
 
 LOCAL_BANNER = (
@@ -22,11 +22,11 @@ LOCAL_BANNER = (
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["package"]:  # its own parser: argparse REMAINDER cannot pass options through
-        from .packaging import main as package_main
+        from .cli.package import main as package_main
 
         return package_main(argv[1:])
     if argv[:1] == ["audit"]:
-        from .audit_cli import main as audit_main
+        from .cli.audit import main as audit_main
 
         return audit_main(argv[1:])
     args = _parser().parse_args(argv)
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args) -> int:
-    from .logs import configure_logging
+    from .runtime.logs import configure_logging
 
     configure_logging(os.environ.get("OTPBOT_LOG_LEVEL", "INFO"))
     if not args.local:
@@ -99,7 +99,7 @@ def _serve(args) -> int:
 
 
 def _import(args) -> int:
-    from .importer import import_file, summary
+    from .handlers.seed_import import import_file, summary
 
     settings = Settings.from_env(os.environ, local=args.local)
 
@@ -117,7 +117,7 @@ def _import(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweeper import instance_id, sweep_once
+    from .handlers.sweep import instance_id, sweep_once
 
     settings = Settings.from_env(os.environ, local=args.local)
 
@@ -149,7 +149,7 @@ async def _with_services(settings: Settings, run):
 
 def _demo(args) -> int:
     from .adapters.local_store import LocalSecretStore
-    from .demo import install_demo
+    from .cli.demo import install_demo
 
     settings = Settings.from_env(os.environ, local=True)
     store = LocalSecretStore(settings.data_dir / "seeds.enc", settings.data_dir / "seeds.key")

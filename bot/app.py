@@ -17,8 +17,8 @@ try:
     from .core.window import WindowPolicy
     from .handlers import Services
     from .handlers.expiry import expire_due
-    from .periodic import Periodic
-    from .readiness import Readiness
+    from .runtime.periodic import Periodic
+    from .runtime.readiness import Readiness
     from .settings import Settings
 finally:
     gc.freeze()  # what these imports made lives as long as the process
@@ -64,7 +64,7 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     from .adapters.teams.bot import OtpBot  # heavy (botbuilder): imported when the app starts
     from .adapters.teams.notifier import TeamsNotifier
     from .adapters.teams.turn import TurnRunner
-    from .sweeper import start_sweeper
+    from .runtime.sweep_schedule import start_sweeper
 
     session = aiohttp.ClientSession()
     credential = None if settings.local else _LazyDefaultAzureCredential()  # one identity, one token cache

@@ -4,9 +4,9 @@ import os
 
 from aiohttp import web
 
-from . import telemetry
+from .runtime import telemetry
 from .app import create_app
-from .logs import configure_logging
+from .runtime.logs import configure_logging
 from .settings import Settings
 
 

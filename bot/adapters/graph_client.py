@@ -30,7 +30,7 @@ from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 from yarl import URL
 
-from bot import telemetry
+from bot.runtime import telemetry
 from bot.core.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)

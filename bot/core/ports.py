@@ -1,4 +1,4 @@
-"""The I/O the domain needs, as protocols. Adapters in bot/adapters implement them; tests/fakes.py fakes them."""
+"""The I/O the domain needs, as protocols. Adapters in bot/adapters implement them; tests/support/fakes.py fakes them."""
 
 from __future__ import annotations
 

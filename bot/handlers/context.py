@@ -57,7 +57,7 @@ class Services:
     delivery: str = CARD
     alerts_conversation: str | None = None
     mailer: Mailer | None = None
-    overdue_after: timedelta = timedelta(days=30)  # token lifecycle: see bot/lifecycle_settings.py
+    overdue_after: timedelta = timedelta(days=30)  # token lifecycle: see bot/runtime/lifecycle_settings.py
     max_seed_age: timedelta = timedelta(days=45)
     helpdesk_conversation: str | None = None  # sweeper reminders; falls back to alerts_conversation
     revoked_retention: timedelta = timedelta(days=7)  # then the sweeper destroys a revoked token's seed

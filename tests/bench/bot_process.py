@@ -3,7 +3,7 @@
 - seeds: the real `KeyVaultSecretStore` + azure `SecretClient`, pointed at the bench's Key Vault emulator
   (loopback TLS) with a stub credential instead of DefaultAzureCredential;
 - the bot's *outbound* Bot Framework token: `MicrosoftAppCredentials.get_access_token` returns a fixed token
-  (MSAL would call login.microsoftonline.com), as tests/test_http_edge.py does.
+  (MSAL would call login.microsoftonline.com), as tests/edge/test_web.py does.
 
 Everything else is `Settings.from_env` (production mode: JWT validation against the OpenID metadata URL
 in OTPBOT_OPENID_METADATA_URL, SQLite state/audit with fsync, the CSV directory) and `create_app`.
@@ -65,7 +65,7 @@ def main() -> None:
 
     from bot.adapters.keyvault import KeyVaultSecretStore
     from bot.app import create_app
-    from bot.logs import configure_logging
+    from bot.runtime.logs import configure_logging
     from bot.settings import Settings
 
     if os.environ.get("INSTR"):

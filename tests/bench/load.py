@@ -15,7 +15,7 @@ import aiohttp
 import pyotp
 
 from tests.bench.world import AGENTS, CHANNEL, World, agent
-from tests.teams import card_action, message
+from tests.support.teams import card_action, message
 
 MAX_TURNS = 200_000  # per workload, besides its duration
 TURN_TIMEOUT = aiohttp.ClientTimeout(total=30)

@@ -28,7 +28,7 @@ import aiohttp
 from tests.bench import load, procs
 from tests.bench.report import Report
 from tests.bench.world import APP_ID, World, build_world
-from tests.teams import message
+from tests.support.teams import message
 
 BOT, STOCK, PROBE = "tests.bench.bot_process", "tests.bench.stock_echo", "tests.bench.probe"
 

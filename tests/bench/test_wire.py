@@ -26,7 +26,7 @@ from bot.core.commands import COMMANDS
 from bot.core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
 from bot.adapters.teams import wire
 from bot.adapters.teams.wire import activity_from
-from tests.teams import card_action, message
+from tests.support.teams import card_action, message
 
 MODELS = {k: v for k, v in vars(connector_models).items() if isinstance(v, type)}
 REFERENCE, FAST = Serializer(MODELS), ActivitySerializer(MODELS)

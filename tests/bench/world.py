@@ -14,9 +14,9 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.adapters.keyvault import CONTENT_TYPE
-from tests.jwt_keys import OpenIdServer, SigningKey, claims, rsa_key, sign
-from tests.kv_emulator import KeyVaultEmulator, make_loopback_cert
-from tests.teams import TENANT, User
+from tests.support.jwt_keys import OpenIdServer, SigningKey, claims, rsa_key, sign
+from tests.support.kv_emulator import KeyVaultEmulator, make_loopback_cert
+from tests.support.teams import TENANT, User
 
 APP_ID = "6b0c1f3e-8d2a-4c57-9e1b-3a7f5d2c9e40"
 TEAMS_KEY = SigningKey("bench-teams-key", rsa_key("bench-teams"), ("msteams",))

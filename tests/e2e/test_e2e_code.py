@@ -57,7 +57,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CODES_CHANNEL = "19:helpdesk-codes@thread.tacv2"
 ADA_OID, BEN_OID = "00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000a2"
 ALICE_UPN = "alice@contoso.example"
-ALICE_SEED = "JBSWY3DPEHPK3PXP"  # bot/demo.py's public demo seed for Alice: SHA1, 6 digits, 30 s
+ALICE_SEED = "JBSWY3DPEHPK3PXP"  # bot/cli/demo.py's public demo seed for Alice: SHA1, 6 digits, 30 s
 PERIOD, TOLERANCE = 30, timedelta(seconds=60)  # Entra's drift tolerance for 30 s tokens (the bot's default)
 START_TIMEOUT = 90.0  # python + botbuilder imports, node start: slow on a busy 2-core runner
 TURN_TIMEOUT = 30.0

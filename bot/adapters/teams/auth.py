@@ -17,7 +17,7 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import ManagedIdentityAppCredentials, MicrosoftAppCredentials
 
 from ...core.errors import DeliveryFailed
-from ...net import is_loopback_url
+from ...runtime.net import is_loopback_url
 from .connector_wire import ConnectorWire, DirectReplies, connector_pipeline
 from .wire import ActivitySerializer
 from .jwt_validation import AuthenticationFailed, BotConnectorTokenValidator

@@ -1,0 +1,48 @@
+"""Demo data for local mode: a directory matching .m365agentsplayground.yml and four demo tokens.
+
+The demo seeds are public test values; never use them for a real token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import SeedNotFound
+from ..core.models import Algorithm, Seed, TokenStatus, TotpParams
+
+DIRECTORY_CSV = """upn,object_id,display_name,phone,manager_upn,enabled
+ada@contoso.example,00000000-0000-4000-8000-0000000000a1,Ada Agent,+44 20 7946 0101,lee@contoso.example,
+ben@contoso.example,00000000-0000-4000-8000-0000000000a2,Ben Agent,+44 20 7946 0102,lee@contoso.example,
+lee@contoso.example,00000000-0000-4000-8000-0000000000b1,Lee Lead,+44 20 7946 0103,,
+mia@contoso.example,00000000-0000-4000-8000-0000000000d1,Mia Manager,+44 20 7946 0104,,
+alice@contoso.example,00000000-0000-4000-8000-0000000000c1,Alice User,+44 20 7946 0958,mia@contoso.example,
+bob@contoso.example,00000000-0000-4000-8000-0000000000c2,Bob User,+1 425 555 0143,mia@contoso.example,
+carol@contoso.example,00000000-0000-4000-8000-0000000000c3,Carol NoPhone,,mia@contoso.example,
+dan@contoso.example,00000000-0000-4000-8000-0000000000c4,Dan Leaver,+44 20 7946 0111,mia@contoso.example,false
+"""
+
+DEMO_SEEDS = (
+    Seed("00000000-0000-4000-8000-0000000000c1", "alice@contoso.example", "JBSWY3DPEHPK3PXP"),
+    Seed("00000000-0000-4000-8000-0000000000c2", "bob@contoso.example", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+         TotpParams(60, 8, Algorithm.SHA256), TokenStatus.SHIPPED, serial="DEMO-0002"),
+    Seed("00000000-0000-4000-8000-0000000000c3", "carol@contoso.example", "KRSXG5CTMVRXEZLUKN2XAZLSKNSWC4TF"),
+    Seed("00000000-0000-4000-8000-0000000000c4", "dan@contoso.example", "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U",
+         status=TokenStatus.SHIPPED, serial="DEMO-0004"),  # a leaver: disabled in the directory
+)
+
+
+async def install_demo(data_dir: Path, store) -> list[str]:
+    """Idempotent: writes what is missing, never overwrites."""
+    done = []
+    directory = data_dir / "directory.csv"
+    if not directory.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        directory.write_text(DIRECTORY_CSV, encoding="utf-8")
+        done.append(f"wrote demo directory {directory}")
+    for seed in DEMO_SEEDS:
+        try:
+            await store.get_seed(seed.object_id)
+        except SeedNotFound:
+            await store.put_seed(seed)
+            done.append(f"enrolled demo token for {seed.upn}")
+    return done

@@ -1,0 +1,1 @@
+"""Process plumbing: logging, telemetry, periodic tasks, readiness, loopback checks, lifecycle settings."""

@@ -1,0 +1,54 @@
+import csv
+import io
+import json
+
+from bot.__main__ import main
+from bot.adapters.sqlite import SqliteAuditLog
+from tests.support.fakes import FakeClock
+
+
+async def fill(tmp_path):
+    audit = SqliteAuditLog(tmp_path / "audit.sqlite", FakeClock())
+    await audit.append("verification.started", "ada", "alice@contoso.example", {"vid": "v1"})
+    await audit.append("code.released", "ada", "alice@contoso.example", {"vid": "v1", "ticket": "INC-1"})
+    return audit
+
+
+async def test_export_jsonl_and_csv(tmp_path, monkeypatch, capsys):
+    await fill(tmp_path)
+    monkeypatch.setenv("OTPBOT_DATA_DIR", str(tmp_path))
+    assert await _run(["audit", "--local", "export", "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["seq"], r["event"], r["details"]) for r in rows] == [
+        (1, "verification.started", {"vid": "v1"}), (2, "code.released", {"ticket": "INC-1", "vid": "v1"})]
+    assert await _run(["audit", "--local", "export", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "seq,at,event,actor,target,details,prev_hash,hash"
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["seq"], r["at"], r["event"], r["actor"], r["target"], json.loads(r["details"])) for r in rows] == [
+        ("1", "2026-11-28T09:00:00+00:00", "verification.started", "ada", "alice@contoso.example", {"vid": "v1"}),
+        ("2", "2026-11-28T09:00:00+00:00", "code.released", "ada", "alice@contoso.example",
+         {"ticket": "INC-1", "vid": "v1"})]
+    assert rows[1]["details"] == '{"ticket": "INC-1", "vid": "v1"}'
+    assert (rows[0]["prev_hash"], rows[1]["prev_hash"]) == ("0" * 64, rows[0]["hash"])
+    assert await _run(["audit", "--local", "export", "--format", "csv", "--since", "2026-11-28"]) == 0
+    assert [r["seq"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))] == ["1", "2"]  # the day itself
+    assert await _run(["audit", "--local", "export", "--format", "csv", "--since", "2026-11-29"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["seq,at,event,actor,target,details,prev_hash,hash"]
+
+
+async def test_verify_names_the_first_broken_record(tmp_path, monkeypatch, capsys):
+    audit = await fill(tmp_path)
+    monkeypatch.setenv("OTPBOT_DATA_DIR", str(tmp_path))
+    assert await _run(["audit", "--local", "verify"]) == 0
+    assert capsys.readouterr().out == "audit chain intact: 2 records\n"
+    audit._db.execute("UPDATE audit SET details = '{\"vid\": \"v1\"}' WHERE seq = 2")
+    assert await _run(["audit", "--local", "verify"]) == 1
+    assert capsys.readouterr().out == ("audit chain broken at record 2: it or its predecessor was changed or "
+                                       "removed\n")
+
+
+async def _run(argv):
+    import asyncio
+
+    return await asyncio.to_thread(main, argv)
