@@ -152,9 +152,15 @@ def _demo(args) -> int:
     from .cli.demo import install_demo
 
     settings = Settings.from_env(os.environ, local=True)
+    from .adapters.sqlite import SqliteStorage
+
     store = LocalSecretStore(settings.data_dir / "seeds.enc", settings.data_dir / "seeds.key")
-    for line in asyncio.run(install_demo(settings.data_dir, store)) or ["demo data already in place"]:
-        print(line)
+    state = SqliteStorage(settings.data_dir / "state.sqlite")
+    try:
+        for line in asyncio.run(install_demo(settings.data_dir, store, state)) or ["demo data already in place"]:
+            print(line)
+    finally:
+        state.close()
     return 0
 
 

@@ -6,7 +6,13 @@ the record before it, which one partition gives in order and at ~2,000 entities/
 tens of records an hour. Spreading records over partitions (per month, say) would buy throughput that is
 never needed at the price of chaining across partitions.
 
-Concurrency: `create_entity` is insert-only, so two instances that computed the same next seq cannot both
+Reads by target: each record is written together with a copy of it in the same partition, RowKey
+`t-<sha256(target)[:32]>-<10^12 - seq>`, in one entity-group transaction (both or neither), so `audit <upn>` is
+one range query of that user's newest records. Chain rows have 12-digit RowKeys, which sort before every `t-`
+row: the head query and the chain reads (RowKey ranges of SEQ_WINDOW seqs) never see the copies.
+Records written before these copies existed are not found by target (`audit export` still has them).
+
+Concurrency: inserts are insert-only, so two instances that computed the same next seq cannot both
 win; the loser re-reads the head, re-hashes on top of it and tries again (bounded). Within one process a
 lock queues appends so only other instances contend. Hashes come from `chain_hash` in adapters/sqlite.py,
 so both stores hash identically and `verify` reads the same way.
@@ -15,19 +21,21 @@ so both stores hash identically and `verify` reads the same way.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.data.tables import TableErrorCode, TableTransactionError
 from azure.data.tables.aio import TableClient
 
 from ..core.errors import AuditWriteError, DependencyUnavailable
-from ..core.audit_chain import GENESIS, chain_hash, first_broken
+from ..core.audit_chain import GENESIS, ChainCheck, chain_hash
 from ..core.models import AuditRecord
 from ..core.ports import Clock
 from .azure_sdk import env_proxy_options
@@ -36,8 +44,10 @@ log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otp
 
 PARTITION = "audit"
 DEFAULT_DEADLINE = 3.0
-READ_DEADLINE = 10.0  # records/verify read the whole chain; still inside Teams' ~15 s turn
+READ_DEADLINE = 10.0  # one page of a read; still inside Teams' ~15 s turn
+SEQ_WINDOW = 1_000  # chain rows per range query when streaming in seq order (the table sorts newest first)
 _TOP = 10**12
+_EXISTS = ("EntityAlreadyExists", TableErrorCode.entity_already_exists)
 UNAVAILABLE = ("The audit trail (Azure Table Storage) did not answer in time. "
                "Try again in a minute; if it keeps failing, tell the bot admin.")
 
@@ -52,11 +62,31 @@ def row_key(seq: int) -> str:
     return f"{_TOP - seq:012d}"
 
 
+def target_prefix(target: str) -> str:
+    return f"t-{hashlib.sha256(target.encode()).hexdigest()[:32]}-"
+
+
+def target_row_key(target: str, seq: int) -> str:
+    return target_prefix(target) + row_key(seq)
+
+
 def _record(entity: Mapping[str, Any]) -> AuditRecord:
     # seq comes from the RowKey, which cannot be edited in place, rather than from an editable property.
     return AuditRecord(_TOP - int(entity["RowKey"]), datetime.fromisoformat(entity["At"]), entity["Event"],
                        entity["Actor"], entity["Target"], json.loads(entity["Details"]), entity["PrevHash"],
                        entity["Hash"])
+
+
+def _record_of_copy(entity: Mapping[str, Any]) -> AuditRecord:
+    return _record({**entity, "RowKey": entity["RowKey"][-12:]})
+
+
+async def _next_page(pages) -> list | None:
+    try:
+        page = await pages.__anext__()
+    except StopAsyncIteration:
+        return None
+    return [entity async for entity in page]
 
 
 class TableAuditLog:
@@ -104,9 +134,12 @@ class TableAuditLog:
                 entity = {"PartitionKey": PARTITION, "RowKey": row_key(seq), "At": at, "Event": event, "Actor": actor,
                           "Target": target, "Details": json.dumps(details, sort_keys=True), "PrevHash": prev,
                           "Hash": digest, "Nonce": nonce}
-                try:
-                    await self._table.create_entity(entity)
-                except ResourceExistsError:
+                try:  # the record and its by-target copy, both or neither
+                    await self._table.submit_transaction(
+                        [("create", entity), ("create", {**entity, "RowKey": target_row_key(target, seq)})])
+                except (ResourceExistsError, TableTransactionError) as error:
+                    if getattr(error, "error_code", None) not in _EXISTS:
+                        raise
                     held = await self._table.get_entity(PARTITION, row_key(seq))
                     if held.get("Nonce") == nonce:
                         self._head = (seq, held["Hash"])
@@ -127,22 +160,51 @@ class TableAuditLog:
         return 0, GENESIS
 
     async def records(self, since: datetime | None = None) -> list[AuditRecord]:
-        query, params = "PartitionKey eq @pk", {"pk": PARTITION}
-        if since is not None:  # ISO strings of UTC instants sort like the instants
-            query, params["at"] = query + " and At ge @at", since.astimezone(timezone.utc).isoformat()
+        return [record async for record in self.stream(since)]
 
-        async def run() -> list[AuditRecord]:
-            return [_record(e) async for e in self._table.query_entities(query, parameters=params)]
+    async def stream(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
+        """Seq order in windows of SEQ_WINDOW chain rows (one RowKey range each, its pages followed by their
+        continuation tokens, every page under the read deadline): constant memory, no overall deadline."""
+        head = await self.head()
+        at = since.astimezone(timezone.utc).isoformat() if since is not None else None
+        for low in range(1, head + 1, SEQ_WINDOW):
+            high = min(low + SEQ_WINDOW - 1, head)
+            query = "PartitionKey eq @pk and RowKey ge @first and RowKey le @last"
+            params = {"pk": PARTITION, "first": row_key(high), "last": row_key(low)}
+            if at is not None:  # ISO strings of UTC instants sort like the instants
+                query, params["at"] = query + " and At ge @at", at
+            window = await self._pages(query, params, SEQ_WINDOW)
+            for record in sorted((_record(e) for e in window), key=lambda r: r.seq):
+                if since is None or record.at >= since:
+                    yield record
 
-        try:
-            found = await asyncio.wait_for(run(), self._read_deadline)
-        except (AzureError, asyncio.TimeoutError) as error:
-            log.warning("audit read failed: %s", type(error).__name__)
-            raise DependencyUnavailable(UNAVAILABLE) from error
-        return sorted((r for r in found if since is None or r.at >= since), key=lambda r: r.seq)
+    async def records_for(self, target: str, since: datetime, limit: int) -> list[AuditRecord]:
+        prefix = target_prefix(target)
+        found = await self._pages("PartitionKey eq @pk and RowKey gt @first and RowKey lt @last",
+                                  {"pk": PARTITION, "first": prefix, "last": prefix + "~"}, limit, limit)
+        return sorted((r for r in map(_record_of_copy, found) if r.at >= since), key=lambda r: r.seq)
+
+    async def _pages(self, query: str, params: dict, per_page: int, limit: int | None = None) -> list[dict]:
+        """Every entity `query` finds (at most `limit`), page by page, each page under the read deadline."""
+        pages = self._table.query_entities(query, parameters=params, results_per_page=per_page).by_page()
+        found: list[dict] = []
+        while limit is None or len(found) < limit:
+            try:
+                page = await asyncio.wait_for(_next_page(pages), self._read_deadline)
+            except (AzureError, asyncio.TimeoutError) as error:
+                log.warning("audit read failed: %s", type(error).__name__)
+                raise DependencyUnavailable(UNAVAILABLE) from error
+            if page is None:
+                break
+            found += page
+        return found[:limit] if limit is not None else found
 
     async def verify(self) -> int | None:
-        return first_broken(await self.records())
+        check = ChainCheck()
+        async for record in self.stream():
+            if not check.feed(record):
+                break
+        return check.broken
 
     async def head(self) -> int:
         try:

@@ -4,6 +4,8 @@ One blob per key, named `<prefix>/<sha256(key)>`: keys carry ':' ';' '@' '/' and
 has neither problem. The key itself is kept (percent-encoded) in the blob's metadata for operators.
 
     state/<digest>   JSON value; its ETag is the value's "e_tag"
+    list/<key>       the same, for keys under LISTED_PREFIXES (the open-token index), named by the percent-encoded
+                     key and with the value in its metadata too, so `scan` lists them without downloading each
     claim/<digest>   empty body; metadata owner + expires (epoch seconds, from the injected clock)
     count/<digest>   {"count": n} for one (key, window index) bucket
 
@@ -34,12 +36,14 @@ from botbuilder.core import Storage
 
 from .azure_sdk import env_proxy_options
 from ..core.errors import ConcurrencyConflict, DependencyUnavailable
-from ..core.ports import Clock
+from ..core.ports import LISTED_PREFIXES, Clock
 
 log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 T = TypeVar("T")
 
 DEFAULT_DEADLINE = 3.0
+SCAN_PAGE = 5_000  # the service's maximum per listing page
+READ_CONCURRENCY = 16  # downloads in flight per read: Azure Storage serves far more, a turn needs no more
 UNAVAILABLE = ("The bot's shared state (Azure Storage) did not answer in time, so nothing was done. "
                "Try again in a minute; if it keeps failing, tell the bot admin.")
 REFUSED = ("Azure Storage refused the bot access, so nothing was done. "
@@ -85,6 +89,30 @@ async def guarded(call: Awaitable[T], deadline: float) -> T:
         raise DependencyUnavailable(UNAVAILABLE) from exc
 
 
+def _name(key: str) -> str:
+    """Listed keys are named by the key itself (percent-encoded), so a prefix listing finds them; others by digest."""
+    if key.startswith(LISTED_PREFIXES):
+        return f"list/{quote(key, safe='')}"
+    return blob_name("state", key)
+
+
+def _metadata(key: str, value: dict) -> dict[str, str]:
+    metadata = {"key": quote(key, safe="")}
+    if key.startswith(LISTED_PREFIXES):  # the value rides in the listing (metadata is capped at 8 KB)
+        metadata["value"] = quote(json.dumps(value, separators=(",", ":")), safe="")
+        if len(metadata["value"]) > 7_000:
+            raise ValueError("a listed state value must stay under 7 KB")
+    return metadata
+
+
+async def _next_page(pages) -> list | None:
+    try:
+        page = await pages.__anext__()
+    except StopAsyncIteration:
+        return None
+    return [blob async for blob in page]
+
+
 class _Owned:
     """Closes the container client."""
 
@@ -103,18 +131,36 @@ class BlobStorage(_Owned, Storage):
         _Owned.__init__(self, container, deadline)
 
     async def read(self, keys: list[str]) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
-            found = {}
-            for key in keys:
+        """Downloads READ_CONCURRENCY blobs at a time; callers page big reads (the sweeper: PAGE keys a call)."""
+        gate = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def one(key: str) -> tuple[str, Any] | None:
+            async with gate:
                 try:
-                    download = await self._container.download_blob(blob_name("state", key))
+                    download = await self._container.download_blob(_name(key))
                     body = await download.readall()
                 except ResourceNotFoundError:
-                    continue
-                found[key] = {**json.loads(body), "e_tag": download.properties.etag}
-            return found
+                    return None
+                return key, {**json.loads(body), "e_tag": download.properties.etag}
+
+        async def run() -> dict[str, Any]:
+            return dict(found for found in await asyncio.gather(*(one(k) for k in dict.fromkeys(keys))) if found)
 
         return await guarded(run(), self._deadline)
+
+    async def scan(self, prefix: str) -> dict[str, Any]:
+        """A listing with metadata (up to 5,000 blobs a page, each page under the deadline): no download per key."""
+        if not prefix.startswith(LISTED_PREFIXES):
+            raise ValueError(f"state keys under {prefix!r} are not listed")
+        pages = self._container.list_blobs(name_starts_with=_name(prefix), include=["metadata"],
+                                           results_per_page=SCAN_PAGE).by_page()
+        found: dict[str, Any] = {}
+        while True:
+            page = await guarded(_next_page(pages), self._deadline)
+            if page is None:
+                return found
+            for blob in page:
+                found[unquote(blob.metadata["key"])] = json.loads(unquote(blob.metadata["value"]))
 
     async def write(self, changes: dict[str, Any]) -> None:
         items = []
@@ -129,8 +175,8 @@ class BlobStorage(_Owned, Storage):
                 conditions = {"etag": expected, "match_condition": MatchConditions.IfNotModified} if conditional else {}
                 try:
                     await self._container.upload_blob(
-                        blob_name("state", key), json.dumps(value), overwrite=True, content_settings=_JSON,
-                        metadata={"key": quote(key, safe="")}, **conditions)
+                        _name(key), json.dumps(value), overwrite=True, content_settings=_JSON,
+                        metadata=_metadata(key, value), **conditions)
                 except _CONFLICTS as exc:
                     if conditional and getattr(exc, "error_code", None) != "ContainerNotFound":
                         raise ConcurrencyConflict("etag mismatch for state key") from None
@@ -142,7 +188,7 @@ class BlobStorage(_Owned, Storage):
         async def run() -> None:
             for key in keys:
                 try:
-                    await self._container.delete_blob(blob_name("state", key), delete_snapshots="include")
+                    await self._container.delete_blob(_name(key), delete_snapshots="include")
                 except ResourceNotFoundError:
                     pass
 

@@ -16,18 +16,20 @@ import queue
 import sqlite3
 import threading
 import uuid
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
 
 from botbuilder.core import Storage
 
-from ..core.audit_chain import GENESIS, chain_hash, first_broken
+from ..core.audit_chain import GENESIS, ChainCheck, chain_hash
 from ..core.errors import AuditWriteError, ConcurrencyConflict
 from ..core.models import AuditRecord
 from ..core.ports import Clock
 
 MAX_BATCH = 256  # operations per commit
+STREAM_PAGE = 5_000  # audit records per read when streaming the trail
 T = TypeVar("T")
 
 
@@ -148,6 +150,7 @@ class SqliteStorage(Storage):
     """Key/value state with ETag optimistic concurrency, safe across processes sharing the file."""
 
     def __init__(self, path: Path) -> None:
+        self._path = Path(path)
         self._db = _connect(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, etag TEXT NOT NULL)")
         self._writer = _Writer.acquire(path)
@@ -187,6 +190,16 @@ class SqliteStorage(Storage):
 
         await self._writer.run(delete)
 
+    async def scan(self, prefix: str) -> dict[str, Any]:
+        # A range on the primary key; in a worker thread on its own connection, so the loop keeps serving.
+        def scan() -> dict[str, Any]:
+            with closing(_connect(self._path)) as db:
+                rows = db.execute("SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+                                  (prefix, prefix + "\U0010ffff")).fetchall()
+            return {key: json.loads(value) for key, value in rows}
+
+        return await asyncio.to_thread(scan)
+
     def close(self) -> None:
         self._writer.release()
         self._db.close()
@@ -203,6 +216,8 @@ class SqliteAuditLog:
             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at TEXT, event TEXT, actor TEXT, "
             "target TEXT, details TEXT, prev_hash TEXT, hash TEXT)"
         )
+        # `audit <upn>` reads one target's newest records through this index (built once, on first open).
+        self._db.execute("CREATE INDEX IF NOT EXISTS audit_by_target ON audit (target, seq)")
         self._writer = _Writer.acquire(self._path)
 
     async def append(self, event: str, actor: str, target: str, details: Mapping[str, str]) -> AuditRecord:
@@ -225,14 +240,44 @@ class SqliteAuditLog:
         return AuditRecord(seq, datetime.fromisoformat(at), event, actor, target, details, prev, digest)
 
     async def records(self, since: datetime | None = None) -> list[AuditRecord]:
+        return [record async for record in self.stream(since)]
+
+    async def stream(self, since: datetime | None = None, page: int = STREAM_PAGE) -> AsyncIterator[AuditRecord]:
+        """Pages of `page` records by seq (keyset: `seq > last`), each read in a worker thread on a connection
+        of the stream's own: constant memory, and the loop keeps serving while the disk works."""
         # `at` is stored as UTC ISO-8601, which sorts as text: the filter runs in SQLite, not over every row.
         after = (since or datetime.min.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
-        rows = self._db.execute("SELECT * FROM audit WHERE at >= ? ORDER BY seq", (after,)).fetchall()
-        return [AuditRecord(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], json.loads(r[5]), r[6], r[7])
-                for r in rows]
+        db = await asyncio.to_thread(_connect, self._path, check_same_thread=False)
+        try:
+            last = 0
+            while True:
+                rows = await asyncio.to_thread(lambda: db.execute(
+                    "SELECT * FROM audit WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?", (last, after, page)
+                ).fetchall())
+                for row in rows:
+                    yield _audit_record(row)
+                if len(rows) < page:
+                    return
+                last = rows[-1][0]
+        finally:
+            db.close()
+
+    async def records_for(self, target: str, since: datetime, limit: int) -> list[AuditRecord]:
+        after = since.astimezone(timezone.utc).isoformat()
+
+        def read() -> list:
+            with closing(_connect(self._path)) as db:
+                return db.execute("SELECT * FROM audit WHERE target = ? AND at >= ? ORDER BY seq DESC LIMIT ?",
+                                  (target, after, limit)).fetchall()
+
+        return [_audit_record(row) for row in reversed(await asyncio.to_thread(read))]
 
     async def verify(self) -> int | None:
-        return first_broken(await self.records())
+        check = ChainCheck()
+        async for record in self.stream():
+            if not check.feed(record):
+                break
+        return check.broken
 
     async def head(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]  # the primary key
@@ -240,6 +285,10 @@ class SqliteAuditLog:
     def close(self) -> None:
         self._writer.release()
         self._db.close()
+
+
+def _audit_record(r: tuple) -> AuditRecord:
+    return AuditRecord(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], json.loads(r[5]), r[6], r[7])
 
 
 class SqliteCoordination:

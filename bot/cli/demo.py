@@ -5,6 +5,7 @@ The demo seeds are public test values; never use them for a real token.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..core.errors import SeedNotFound
@@ -31,8 +32,9 @@ DEMO_SEEDS = (
 )
 
 
-async def install_demo(data_dir: Path, store) -> list[str]:
-    """Idempotent: writes what is missing, never overwrites."""
+async def install_demo(data_dir: Path, store, state=None, now: datetime | None = None) -> list[str]:
+    """Idempotent: writes what is missing, never overwrites. With `state`, each new demo token gets its lifecycle
+    record and open-token index entry (burned now; the shipped ones shipped now), so `pending` lists it at once."""
     done = []
     directory = data_dir / "directory.csv"
     if not directory.exists():
@@ -44,5 +46,17 @@ async def install_demo(data_dir: Path, store) -> list[str]:
             await store.get_seed(seed.object_id)
         except SeedNotFound:
             await store.put_seed(seed)
+            if state is not None:
+                await _record(state, seed, now or datetime.now(timezone.utc))
             done.append(f"enrolled demo token for {seed.upn}")
     return done
+
+
+async def _record(state, seed: Seed, now: datetime) -> None:
+    from ..handlers.token_records import index_changes, token_key
+
+    record = {"upn": seed.upn, "status": seed.status.value, "burned_at": now.isoformat(), "source": "demo"}
+    if seed.status is TokenStatus.SHIPPED:
+        record["shipped_at"] = now.isoformat()
+    index, _ = index_changes(seed.object_id, record)
+    await state.write({token_key(seed.object_id): {**record, "e_tag": "*"}, **index})

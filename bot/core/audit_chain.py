@@ -17,12 +17,30 @@ def chain_hash(prev_hash: str, seq: int, at: str, event: str, actor: str, target
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
+class ChainCheck:
+    """Checks records fed one at a time in seq order, in constant memory (`otpbot audit verify` streams the trail
+    through it). `broken` is the seq of the first record whose hash or link does not hold."""
+
+    def __init__(self) -> None:
+        self.prev, self.count, self.last_seq, self.broken = GENESIS, 0, 0, None
+
+    def feed(self, r: AuditRecord) -> bool:
+        """False once the chain is broken (at this record or before)."""
+        if self.broken is not None:
+            return False
+        self.count += 1
+        if r.prev_hash != self.prev or chain_hash(self.prev, r.seq, r.at.isoformat(), r.event, r.actor, r.target,
+                                                  r.details) != r.hash:
+            self.broken = r.seq
+            return False
+        self.prev, self.last_seq = r.hash, r.seq
+        return True
+
+
 def first_broken(records: Iterable[AuditRecord]) -> int | None:
     """The seq of the first record (in seq order) whose hash or link does not hold, or None if all do."""
-    prev = GENESIS
+    check = ChainCheck()
     for r in records:
-        if r.prev_hash != prev or chain_hash(prev, r.seq, r.at.isoformat(), r.event, r.actor, r.target,
-                                             r.details) != r.hash:
-            return r.seq
-        prev = r.hash
-    return None
+        if not check.feed(r):
+            break
+    return check.broken

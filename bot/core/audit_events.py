@@ -31,3 +31,4 @@ PROVISION_ABORTED = "provision.aborted"
 PROVISION_COMPLETED = "provision.completed"
 SWEEPER_DISABLED = "sweeper.disabled"
 SWEEPER_REMINDED = "sweeper.reminded"
+SWEEPER_DIGEST = "sweeper.digest"  # one per sweep: what it did, and whether the digest was posted

@@ -32,7 +32,8 @@ COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp("shipped", "shipped <upn> [carrier] [tracking]", "Record that the token was posted to the user."),
     CommandHelp("delivered", "delivered <upn>", "Leads: the user has the token; its seed is deleted from the vault."),
     CommandHelp("revoke", "revoke <upn> [reason]", "Stop a token (lost parcel, leaver): no more codes for it."),
-    CommandHelp("pending", "pending", "Tokens not delivered yet, oldest first, with overdue ones flagged."),
+    CommandHelp("pending", "pending [overdue | burned | shipped] [page N]",
+                "Tokens not delivered yet: counts, then overdue ones first, oldest first, a page at a time."),
 )
 _NAMES = tuple(c.name for c in COMMANDS)
 
@@ -89,7 +90,8 @@ class Revoke:
 
 @dataclass(frozen=True)
 class ShowPending:
-    pass
+    only: str | None = None  # "overdue", "burned" or "shipped"
+    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,7 @@ def parse(text: str) -> Command:
             raise InvalidInput("Use `revoke alice@contoso.com [reason]`, for example `revoke alice@contoso.com lost`.")
         return Revoke(normalise_upn(args[0]), _reason(" ".join(args[1:])))
     if name == "pending":
-        if args:
-            raise InvalidInput("`pending` takes nothing after it: it lists every token not delivered yet.")
-        return ShowPending()
+        return _pending(args)
     raise InvalidInput(_unknown(name))
 
 
@@ -153,6 +153,23 @@ _ONE_UPN = {
     "enroll": (Enroll, "Use `enroll alice@contoso.com`, then enter the seed in the card (never in chat)."),
     "delivered": (MarkDelivered, "Use `delivered alice@contoso.com` once the user has the token."),
 }
+
+
+PENDING_USAGE = ("Use `pending`, `pending overdue`, `pending burned` or `pending shipped`, and `page 2` after "
+                 "any of them for the next page.")
+_PENDING_FILTERS = ("overdue", "burned", "shipped")
+
+
+def _pending(args: list[str]) -> ShowPending:
+    words = [a.lower() for a in args]
+    only = words.pop(0) if words and words[0] in _PENDING_FILTERS else None
+    page = 1
+    if words[:1] == ["page"] and len(words) == 2 and words[1].isascii() and words[1].isdigit() \
+            and 1 <= int(words[1]) <= 100_000:
+        page, words = int(words[1]), []
+    if words:
+        raise InvalidInput(PENDING_USAGE)
+    return ShowPending(only, page)
 
 
 def shipping_word(text: str | None) -> str | None:

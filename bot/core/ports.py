@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping, Protocol
+from typing import Any, AsyncIterator, Mapping, Protocol
 
 from .models import AuditRecord, Person, Seed, SentMessage, TokenStatus
 
@@ -64,6 +64,13 @@ class StateStore(Protocol):
 
     async def delete(self, keys: list[str]) -> None: ...
 
+    async def scan(self, prefix: str) -> dict[str, Any]:
+        """Every key under `prefix` (one of LISTED_PREFIXES) with its value, without "e_tag": one listing per few
+        thousand keys instead of a read per key. Stores may only list the prefixes in LISTED_PREFIXES."""
+
+
+LISTED_PREFIXES = ("open/",)  # the open-token index (handlers/token_records.py)
+
 
 class AuditLog(Protocol):
     """Append-only, hash-chained. append raises AuditWriteError if the record is not durable."""
@@ -73,6 +80,14 @@ class AuditLog(Protocol):
     ) -> AuditRecord: ...
 
     async def records(self, since: datetime | None = None) -> list[AuditRecord]: ...
+
+    def stream(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
+        """Every record in seq order, read page by page (each page under its own deadline), in constant memory.
+        Raises DependencyUnavailable naming why when a page cannot be read."""
+
+    async def records_for(self, target: str, since: datetime, limit: int) -> list[AuditRecord]:
+        """The newest `limit` records about `target` at or after `since`, in seq order; reads only that
+        target's records (an index), off the event loop."""
 
     async def verify(self) -> int | None:
         """Checks the chain; returns the seq of the first broken record, or None if intact."""

@@ -130,14 +130,22 @@ class RunbookCard:
 @dataclass(frozen=True)
 class PendingRow:
     upn: str
-    status: str
-    age_days: int
     overdue: bool
-    last_event: str
+    text: str  # "shipped 2026-11-20 via DHL, tracking JD0123 · burned 31 days ago"
     enabled: bool = True
 
 
 @dataclass(frozen=True)
 class PendingCard:
+    """Counts over every token not delivered yet, then page `page` of `pages` of the rows `only` selects."""
+
+    total: int
+    burned: int
+    shipped: int
+    overdue: int
     rows: tuple[PendingRow, ...]
     overdue_days: int
+    only: str | None = None  # "overdue", "burned", "shipped", or None for all
+    page: int = 1
+    pages: int = 1
+    matching: int = 0  # rows `only` selects, over every page

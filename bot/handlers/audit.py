@@ -17,11 +17,11 @@ MAX_ROWS = 50
 async def show_audit(s: Services, turn: Turn, command: ShowAudit) -> list:
     await require_role(s, turn.agent, LEAD, "ShowAudit", target=command.upn)
     since = _since(command.since, s.clock.now())
-    records = [r for r in await s.audit.records(since) if r.target == command.upn]
+    records = await s.audit.records_for(command.upn, since, MAX_ROWS)  # that user's records only, via an index
     await s.audit.append(events.AUDIT_VIEWED, turn.agent.object_id, command.upn, {"since": since.isoformat()})
     names: dict[str, str] = {}
     rows = []
-    for record in records[-MAX_ROWS:]:
+    for record in records:
         if record.actor not in names:
             person = await s.directory.find_by_object_id(record.actor)
             names[record.actor] = person.display_name if person else record.actor

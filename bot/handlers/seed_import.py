@@ -21,6 +21,7 @@ from ..core.models import Seed, TokenStatus
 from ..core.ports import AuditLog, Directory, SecretStore, StateStore
 from ..core.seed_in_chat import looks_like_seed
 from ..core.seed_rows import SeedRow, check_header, parse_rows
+from .token_records import index_changes, token_key
 
 PACE_PER_SECOND = 25  # 250 per 10 s: headroom under Key Vault's 300 creates per 10 s
 DELETE_THE_FILE = ("Now delete the spreadsheet and every copy of it (recycle bin, e-mail attachments, OneDrive or "
@@ -123,7 +124,8 @@ async def _import_row(row: SeedRow, store, directory, audit, state, dry_run, rep
     if state is not None:  # the token's lifecycle record: its age counts from the import
         record = {"upn": person.upn, "status": TokenStatus.BURNED.value, "burned_at": now().isoformat(),
                   "serial": row.serial or "", "source": "import"}
-        await state.write({f"token/{person.object_id}": {**record, "e_tag": "*"}})
+        index, _ = index_changes(person.object_id, record)  # the open-token index `pending` reads
+        await state.write({token_key(person.object_id): {**record, "e_tag": "*"}, **index})
     return RowOutcome(row.row, row.upn, result)
 
 

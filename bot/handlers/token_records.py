@@ -1,12 +1,17 @@
 """A token's lifecycle metadata: status in the secret store's tags, everything else in the state store.
 
 Key Vault allows 15 tags per secret, so the seed keeps only its own tags there (upn, status, period, digits,
-algorithm, serial); burned_at, model, carrier, tracking, shipped_at, reminders and the destroyed record live
-under `token/<objectId>` in services.state. Nothing here reads a seed's value: only metadata.
+algorithm, serial); burned_at, model, carrier, tracking, shipped_at and the destroyed record live under
+`token/<objectId>` in services.state. Nothing here reads a seed's value: only metadata.
+
+The open-token index: `open/<objectId>` holds what `pending` shows (upn, status, dates, carrier, tracking,
+enabled) for every token not destroyed, written with its record and listed by one `state.scan`, so `pending`
+neither reads every record nor lists the vault. The sweeper repairs it from the secret store on every run.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -14,14 +19,47 @@ from ..core import audit_events as events
 from ..core.errors import ConcurrencyConflict, SeedNotFound, UserError
 from ..core.lifecycle import TokenRecord
 from ..core.models import Person, Seed, TokenStatus
+from ..core.ports import LISTED_PREFIXES
 from .context import Services, append_best_effort
 
+log = logging.getLogger(__name__)
 ACTIVE = (TokenStatus.BURNED, TokenStatus.SHIPPED, TokenStatus.DELIVERED)  # not overwritten without a lead
+OPEN_PREFIX = LISTED_PREFIXES[0]
+_INDEXED = ("upn", "status", "burned_at", "shipped_at", "carrier", "tracking")
+_INDEXED_STATUSES = tuple(s.value for s in (TokenStatus.BURNED, TokenStatus.SHIPPED, TokenStatus.DELIVERED,
+                                            TokenStatus.REVOKED))
 _RETRIES = 3
 
 
 def token_key(object_id: str) -> str:
     return f"token/{object_id}"
+
+
+def open_key(object_id: str) -> str:
+    """The token's entry in the open-token index: what `pending` shows, listed in one scan of OPEN_PREFIX."""
+    return f"{OPEN_PREFIX}{object_id}"
+
+
+def index_entry(record: dict[str, Any], enabled: bool | None = None) -> dict[str, Any] | None:
+    """The index entry for a token record (None: not indexed, a destroyed token or one without a status).
+    `enabled`: the secret store's word; without it, the record's (disabled by the sweeper, or revoked)."""
+    status = record.get("status")
+    if status not in _INDEXED_STATUSES or not record.get("burned_at"):
+        return None
+    entry = {k: _plain(record[k]) for k in _INDEXED if record.get(k)}
+    if enabled is None:
+        enabled = not record.get("disabled_at") and status != TokenStatus.REVOKED.value
+    entry["enabled"] = bool(enabled)
+    return entry
+
+
+def index_changes(object_id: str, record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(writes, deletes) that bring the index in line with `record`. A record without a status (adopted) leaves
+    the index alone: the sweeper indexes it from the secret store's status."""
+    entry = index_entry(record)
+    if entry is None:
+        return {}, [open_key(object_id)] if record.get("status") else []
+    return {open_key(object_id): {**entry, "e_tag": "*"}}, []
 
 
 async def find_person(s: Services, upn: str, *, enabled_only: bool = False) -> Person:
@@ -42,7 +80,10 @@ async def read_record(s: Services, object_id: str) -> dict[str, Any]:
 
 
 async def replace_record(s: Services, object_id: str, record: dict[str, Any]) -> None:
-    await s.state.write({token_key(object_id): {**record, "e_tag": "*"}})
+    writes, deletes = index_changes(object_id, record)
+    await s.state.write({token_key(object_id): {**record, "e_tag": "*"}, **writes})
+    if deletes:
+        await s.state.delete(deletes)
 
 
 async def update_record(s: Services, object_id: str, **fields: Any) -> None:
@@ -54,8 +95,11 @@ async def update_record(s: Services, object_id: str, **fields: Any) -> None:
         merged = {**found, **{k: _plain(v) for k, v in fields.items()}, "e_tag": found.get("e_tag", "*")}
         if not merged.get("burned_at"):
             merged["burned_at"] = merged["adopted_at"] = s.clock.now().isoformat()
-        try:
-            await s.state.write({key: merged})
+        writes, deletes = index_changes(object_id, merged)
+        try:  # the record first (a conditional write goes first), then its index entry
+            await s.state.write({key: merged, **writes})
+            if deletes:
+                await s.state.delete(deletes)
             return
         except ConcurrencyConflict:
             if attempt + 1 == _RETRIES:
@@ -74,28 +118,53 @@ async def current_status(s: Services, person: Person) -> tuple[TokenStatus, Seed
     return seed.status, seed
 
 
-async def token_records(s: Services) -> tuple[list[TokenRecord], dict[str, dict]]:
-    """Every stored token as a TokenRecord, and the raw state records by object id.
+async def token_records(s: Services, seeds: list[Seed] | None = None,
+                        index: dict[str, Any] | None = None) -> tuple[list[TokenRecord], dict[str, dict]]:
+    """The stored tokens (`seeds`, default: every one) as TokenRecords, and the raw state records by object id.
 
     A seed without a record (put there by another tool, or before lifecycle records existed) is adopted: its
-    age counts from now, so the sweeper never disables a seed whose burn date it cannot know.
+    age counts from now, so the sweeper never disables a seed whose burn date it cannot know. With `index` (what
+    a scan of the open-token index gave), entries that disagree with the secret store are rewritten.
     """
-    seeds = await s.secrets.list_seeds()
+    seeds = await s.secrets.list_seeds() if seeds is None else seeds
     found = await s.state.read([token_key(seed.object_id) for seed in seeds]) if seeds else {}
     now = s.clock.now()
-    tokens, raw, adopted = [], {}, {}
+    tokens, raw, writes, deletes = [], {}, {}, []
     for seed in seeds:
         record = {k: v for k, v in (found.get(token_key(seed.object_id)) or {}).items() if k != "e_tag"}
         if not record.get("burned_at"):
             record = {**record, "upn": seed.upn, "burned_at": now.isoformat(), "adopted_at": now.isoformat()}
-            adopted[token_key(seed.object_id)] = {**record, "e_tag": "*"}
+            writes[token_key(seed.object_id)] = {**record, "e_tag": "*"}
         raw[seed.object_id] = record
         tokens.append(TokenRecord(
             seed.object_id, seed.upn, seed.status, _time(record["burned_at"]), _time(record.get("shipped_at")),
             record.get("carrier") or None, record.get("tracking") or None, seed.enabled, seed.expires_at))
-    if adopted:
-        await s.state.write(adopted)
+        if index is not None:
+            entry = index_entry({**record, "upn": seed.upn, "status": seed.status.value}, enabled=seed.enabled)
+            if entry is None and open_key(seed.object_id) in index:
+                deletes.append(open_key(seed.object_id))
+            elif entry is not None and entry != index.get(open_key(seed.object_id)):
+                writes[open_key(seed.object_id)] = {**entry, "e_tag": "*"}
+    if writes:
+        await s.state.write(writes)
+    if deletes:
+        await s.state.delete(deletes)
     return tokens, raw
+
+
+async def open_tokens(s: Services) -> list[TokenRecord]:
+    """Every token the index lists as not destroyed: one scan, no per-token read, no secret-store call.
+    The sweeper repairs the index from the secret store each day (a seed stored by another tool, a crash)."""
+    tokens = []
+    for key, entry in (await s.state.scan(OPEN_PREFIX)).items():
+        try:
+            tokens.append(TokenRecord(key[len(OPEN_PREFIX):], entry["upn"], TokenStatus(entry["status"]),
+                                      _time(entry["burned_at"]), _time(entry.get("shipped_at")),
+                                      entry.get("carrier") or None, entry.get("tracking") or None,
+                                      bool(entry.get("enabled", True))))
+        except (KeyError, ValueError):
+            log.warning("open-token index entry %s is damaged; left out", key)
+    return tokens
 
 
 async def audit_failed_change(s: Services, actor: str, upn: str, change: str, error: Exception) -> None:
@@ -123,15 +192,6 @@ async def destroy_seed(s: Services, actor: str, upn: str, object_id: str, detail
         await audit_failed_change(s, actor, upn, TokenStatus.DESTROYED.value, error)
         raise
     return purge_date
-
-
-def describe_last_event(token: TokenRecord) -> str:
-    """`shipped 2026-11-20 via DHL, tracking JD0123` or `burned 2026-11-16, not shipped yet`."""
-    if token.shipped_at is None:
-        return f"burned {token.burned_at:%Y-%m-%d}, not shipped yet"
-    via = f" via {token.carrier}" if token.carrier else ""
-    tracking = f", tracking {token.tracking}" if token.tracking else ""
-    return f"shipped {token.shipped_at:%Y-%m-%d}{via}{tracking}"
 
 
 def _time(value: str | None) -> datetime | None:

@@ -11,11 +11,11 @@ from ..core.commands import MarkDelivered, MarkShipped, Revoke, SeedInChat, Show
 from ..core.lifecycle import pending_report, transition
 from ..core.models import Person, TokenStatus
 from ..core.policy import LEAD
-from ..core.views import PendingCard, PendingRow, Text
+from ..core.pending import pending_card
+from ..core.views import Text
 from .context import Services, Turn, require_role
 from .notify import alert
-from .token_records import (audit_failed_change, current_status, describe_last_event, destroy_seed, find_person,
-                            token_records, update_record)
+from .token_records import audit_failed_change, current_status, destroy_seed, find_person, open_tokens, update_record
 
 SHIPPED, DELIVERED, REVOKED = TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.REVOKED
 SEED_IN_CHAT = (
@@ -98,10 +98,9 @@ async def revoke(s: Services, turn: Turn, command: Revoke) -> list:
 
 
 async def show_pending(s: Services, turn: Turn, command: ShowPending) -> list:
-    tokens, _ = await token_records(s)
-    rows = tuple(PendingRow(t.upn, t.status.value, t.age_days, t.overdue, describe_last_event(t), t.enabled)
-                 for t in pending_report(tokens, s.clock.now(), s.overdue_after))
-    return [PendingCard(rows, s.overdue_after.days)]
+    """One scan of the open-token index (no secret-store call, no read per token), then a page that fits."""
+    report = pending_report(await open_tokens(s), s.clock.now(), s.overdue_after)
+    return [pending_card(report, s.overdue_after.days, command.only, command.page)]
 
 
 async def seed_in_chat(s: Services, turn: Turn, command: SeedInChat) -> list:

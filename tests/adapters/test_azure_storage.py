@@ -225,3 +225,44 @@ async def test_audit_fails_closed_when_the_table_is_missing(azurite, closing):
         await audit.records()
     with pytest.raises(DependencyUnavailable):
         await audit.head()
+
+
+async def test_listed_keys_are_scanned_page_by_page_with_their_values(azurite, container, closing, monkeypatch):
+    import bot.adapters.azure_storage as azure_storage
+
+    monkeypatch.setattr(azure_storage, "SCAN_PAGE", 2)  # three pages for five keys: continuation tokens followed
+    storage = BlobStorage(azurite.container(container, azurite.credential()))
+    closing(storage)
+    entries = {f"open/{i:02d}-{ODD}": {"upn": f"u{i}@contoso.example", "status": "burned", "n": i} for i in range(5)}
+    await storage.write({**entries, "token/x": {"not": "listed"}})
+    assert await storage.scan("open/") == entries
+    found = await storage.read(["open/03-" + ODD])
+    assert {k: v for k, v in found["open/03-" + ODD].items() if k != "e_tag"} == entries["open/03-" + ODD]
+    await storage.delete(["open/03-" + ODD])
+    assert sorted(await storage.scan("open/")) == sorted(k for k in entries if not k.startswith("open/03"))
+    with pytest.raises(ValueError):
+        await storage.scan("token/")  # not a listed prefix: its blobs are named by digest
+
+
+async def test_audit_streams_in_seq_windows_and_reads_one_target_through_its_copies(azurite, table, closing,
+                                                                                    monkeypatch):
+    import bot.adapters.azure_audit as azure_audit
+
+    monkeypatch.setattr(azure_audit, "SEQ_WINDOW", 3)  # 8 records: windows 1-3, 4-6, 7-8
+    clock = FakeClock()
+    audit = TableAuditLog(azurite.table(table), clock)
+    closing(audit)
+    for i in range(8):
+        clock.advance(hours=1)
+        await audit.append("code.released", "ada", ("alice" if i % 3 == 0 else "bob#EXT#") + "@contoso.example",
+                           {"n": str(i)})
+    assert [r.seq for r in await audit.records()] == [1, 2, 3, 4, 5, 6, 7, 8]
+    since = clock.now() - timedelta(hours=4, minutes=30)
+    assert [r.seq for r in [r async for r in audit.stream(since)]] == [4, 5, 6, 7, 8]
+    assert await audit.verify() is None
+    alice = await audit.records_for("alice@contoso.example", clock.now() - timedelta(days=1), 50)
+    assert [(r.seq, r.details["n"]) for r in alice] == [(1, "0"), (4, "3"), (7, "6")]
+    assert alice == [r for r in await audit.records() if r.target == "alice@contoso.example"]  # hashes included
+    assert [r.seq for r in await audit.records_for("bob#EXT#@contoso.example", since, 2)] == [6, 8]  # newest two
+    assert await audit.records_for("nobody@contoso.example", since, 50) == []
+    assert await audit.head() == 8

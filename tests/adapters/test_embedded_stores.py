@@ -100,3 +100,26 @@ async def test_audit_records_since_is_filtered_at_the_boundary(tmp_path):
     assert [r.event for r in await audit.records(middle)] == ["b", "c"]
     assert [r.event for r in await audit.records(middle + timedelta(microseconds=1))] == ["c"]
     assert [r.event for r in await audit.records()] == ["a", "b", "c"]
+
+
+async def test_sqlite_audit_streams_by_pages_and_reads_one_target_through_its_index(tmp_path):
+    from datetime import timedelta
+
+    from bot.adapters.sqlite import SqliteAuditLog
+    from tests.support.fakes import FakeClock
+
+    clock = FakeClock()
+    audit = SqliteAuditLog(tmp_path / "audit.sqlite", clock)
+    for i in range(7):
+        clock.advance(hours=1)
+        await audit.append("code.released", "ada", "alice@x.example" if i % 2 else "bob@x.example", {"n": str(i)})
+    assert [r.seq async for r in audit.stream(page=2)] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r.seq async for r in audit.stream(clock.now() - timedelta(hours=2), page=2)] == [5, 6, 7]
+    assert [r.seq for r in await audit.records_for("alice@x.example", clock.now() - timedelta(days=1), 2)] == [4, 6]
+    assert [r.seq for r in await audit.records_for("bob@x.example", clock.now() - timedelta(hours=3), 50)] == [5, 7]
+    plan = audit._db.execute("EXPLAIN QUERY PLAN SELECT * FROM audit WHERE target = ? AND at >= ? ORDER BY seq "
+                             "DESC LIMIT 50", ("bob@x.example", "")).fetchall()
+    assert "USING INDEX audit_by_target" in plan[0][3]
+    audit._db.execute("UPDATE audit SET details = '{}' WHERE seq = 3")
+    assert await audit.verify() == 3
+    audit.close()

@@ -82,8 +82,12 @@ async def test_shipped_revoke_and_pending_read_only_properties(h):
         "Recorded: the token for Alice User (alice@contoso.example) is shipped via UPS, tracking 1Z999AA10123456784. "
         "When it arrives, a lead marks it `delivered alice@contoso.example`."]
     assert h.vault.secrets[NAME][-1].tags["status"] == "shipped"
+    from bot.app import SERVICES
+    from bot.handlers.sweep import sweep_once
+
+    await sweep_once(h.client.server.app[SERVICES], "a")  # indexes Bob's seed, stored without the bot
     card = card_of((await h.say("pending"))[0])
-    assert [f["title"] for f in card["body"][1]["facts"]] == ["alice@contoso.example", "bob@contoso.example"]
+    assert [b["text"] for b in card["body"]][3::2] == ["alice@contoso.example", "bob@contoso.example"]
     assert texts(await h.say("revoke bob@contoso.example leaver")) == [
         "Revoked the token for Bob User (bob@contoso.example) (leaver). Its seed is disabled and no code will be "
         "released for it. For a new token, use `provision bob@contoso.example`."]

@@ -12,6 +12,8 @@ from bot.runtime.lifecycle_settings import LifecycleSettings
 from tests.support.harness import ALICE, BOB, CAROL, RFC_SEED, card_of, texts
 from tests.support.lifecycle_fakes import DAVE, HELPDESK, lifecycle_harness
 from tests.support.teams import ADA, BEN, LEE, MALLORY
+from bot.app import SERVICES
+from bot.handlers.token_records import token_records
 
 BURNED, SHIPPED, DELIVERED, DESTROYED, REVOKED = (
     TokenStatus.BURNED, TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.DESTROYED, TokenStatus.REVOKED)
@@ -173,18 +175,26 @@ async def test_only_leads_may_mark_delivered(h):
      "tracking are single words of letters, digits and . _ / # - (up to 40 characters)."),
     ("delivered", "Use `delivered alice@contoso.com` once the user has the token."),
     ("revoke", "Use `revoke alice@contoso.com [reason]`, for example `revoke alice@contoso.com lost`."),
-    ("pending now", "`pending` takes nothing after it: it lists every token not delivered yet."),
+    ("pending now", "Use `pending`, `pending overdue`, `pending burned` or `pending shipped`, and `page 2` after "
+                    "any of them for the next page."),
+    ("pending shipped page 0", "Use `pending`, `pending overdue`, `pending burned` or `pending shipped`, and `page "
+                               "2` after any of them for the next page."),
     ("provision", "Use `provision alice@contoso.com`: it walks you through the whole set-up."),
 ])
 async def test_grammar_errors(h, text, message):
     assert texts(await h.say(text)) == [message]
 
 
-async def pending_facts(h, **kw) -> tuple[list[str], list[tuple[str, str]]]:
-    card = card_of((await h.say("pending", **kw))[0])
-    blocks = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
-    facts = [(f["title"], f["value"]) for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]]
-    return blocks, facts
+async def pending_blocks(h, text="pending", **kw) -> list[str]:
+    card = card_of((await h.say(text, **kw))[0])
+    assert {b["type"] for b in card["body"]} == {"TextBlock"}  # no FactSet: its title column broke UPNs mid-word
+    return [b["text"] for b in card["body"]]
+
+
+async def reindex(h) -> None:
+    """What the sweeper does first: the open-token index brought in line with the secret store."""
+    s = h.client.server.app[SERVICES]
+    await token_records(s, index=await s.state.scan("open/"))
 
 
 async def test_pending_lists_undelivered_tokens_with_age_last_event_and_overdue_flag(h):
@@ -196,13 +206,18 @@ async def test_pending_lists_undelivered_tokens_with_age_last_event_and_overdue_
     h.clock.advance(days=29, seconds=1)
     await h.say("shipped alice@contoso.example")
     h.store.seeds[ALICE.object_id] = replace(h.store.seeds[ALICE.object_id], enabled=False)
-    blocks, facts = await pending_facts(h)
-    assert blocks == ["Tokens not delivered yet: 2", "Overdue: more than 30 days since the token was burned."]
-    assert facts == [  # oldest first; Carol's (delivered) and Dave's (revoked) are not pending
-        ("bob@contoso.example", "OVERDUE · shipped, 31 days · shipped 2026-11-28 via DHL, tracking JD014600003828"),
-        ("alice@contoso.example", "shipped, 29 days · shipped 2026-12-27 · seed disabled"),
+    await reindex(h)
+    assert await pending_blocks(h) == [  # oldest first; Carol's (delivered) and Dave's (revoked) are not pending
+        "Tokens not delivered yet: 2",
+        "0 burned (not shipped), 2 shipped; 1 overdue (more than 30 days since the token was burned).",
+        "Tokens, overdue first, oldest first: 1–2 of 2.",
+        "bob@contoso.example", "OVERDUE · shipped 2026-11-28 via DHL, tracking JD014600003828 · burned 31 days ago",
+        "alice@contoso.example", "shipped 2026-12-27 · burned 29 days ago · seed disabled",
     ]
     assert h.store.reads == 0
+    calls = len(h.store.calls)
+    await h.say("pending")
+    assert len(h.store.calls) == calls  # pending reads the index only: no secret-store call at all
 
 
 async def test_pending_ages_come_from_the_enrollment_and_overdue_is_configurable(clock, tmp_path):
@@ -213,13 +228,18 @@ async def test_pending_ages_come_from_the_enrollment_and_overdue_is_configurable
         burned = (clock.now() - timedelta(days=days_ago)).isoformat()
         await h.state.write({f"token/{person.object_id}": {"upn": person.upn, "burned_at": burned}})
     h.store.seeds[DAVE.object_id] = seed(DAVE)  # stored by another tool: no lifecycle record yet
-    blocks, facts = await pending_facts(h)
-    assert blocks == ["Tokens not delivered yet: 4", "Overdue: more than 7 days since the token was burned."]
-    assert facts == [
-        ("alice@contoso.example", "OVERDUE · burned, 8 days · burned 2026-11-20, not shipped yet"),
-        ("bob@contoso.example", "burned, 7 days · burned 2026-11-21, not shipped yet"),
-        ("carol@contoso.example", "burned, 1 day · burned 2026-11-27, not shipped yet"),
-        ("dave@contoso.example", "burned, 0 days · burned 2026-11-28, not shipped yet"),
+    assert (await pending_blocks(h))[:2] == [  # not in the index until the sweeper repairs it
+        "Tokens not delivered yet: 0", "0 burned (not shipped), 0 shipped; 0 overdue (more than 7 days since the "
+        "token was burned)."]
+    await reindex(h)
+    assert await pending_blocks(h) == [
+        "Tokens not delivered yet: 4",
+        "4 burned (not shipped), 0 shipped; 1 overdue (more than 7 days since the token was burned).",
+        "Tokens, overdue first, oldest first: 1–4 of 4.",
+        "alice@contoso.example", "OVERDUE · not shipped yet · burned 8 days ago",
+        "bob@contoso.example", "not shipped yet · burned 7 days ago",
+        "carol@contoso.example", "not shipped yet · burned yesterday",
+        "dave@contoso.example", "not shipped yet · burned today",
     ]
     assert await record(h, DAVE) == {"upn": DAVE.upn, "burned_at": "2026-11-28T09:00:10+00:00",
                                      "adopted_at": "2026-11-28T09:00:10+00:00"}  # adopted: its age counts from now
@@ -228,8 +248,9 @@ async def test_pending_ages_come_from_the_enrollment_and_overdue_is_configurable
 
 async def test_pending_with_nothing_pending(clock, tmp_path):
     h = await lifecycle_harness(clock, tmp_path)
-    assert await pending_facts(h) == (
-        ["Tokens not delivered yet: 0", "Overdue: more than 30 days since the token was burned."], [])
+    assert await pending_blocks(h) == [
+        "Tokens not delivered yet: 0",
+        "0 burned (not shipped), 0 shipped; 0 overdue (more than 30 days since the token was burned)."]
     await h.close()
 
 

@@ -78,6 +78,9 @@ class MemoryState:
         for key in keys:
             self.items.pop(key, None)
 
+    async def scan(self, prefix: str) -> dict[str, Any]:
+        return {k: json.loads(v) for k, (v, _) in sorted(self.items.items()) if k.startswith(prefix)}
+
 
 class MemoryAuditLog:
     def __init__(self, clock: FakeClock) -> None:
@@ -96,6 +99,13 @@ class MemoryAuditLog:
 
     async def records(self, since: datetime | None = None) -> list[AuditRecord]:
         return [r for r in self.entries if since is None or r.at >= since]
+
+    async def stream(self, since: datetime | None = None):
+        for record in await self.records(since):
+            yield record
+
+    async def records_for(self, target: str, since: datetime, limit: int) -> list[AuditRecord]:
+        return [r for r in await self.records(since) if r.target == target][-limit:]
 
     async def verify(self) -> int | None:
         return None

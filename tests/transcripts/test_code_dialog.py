@@ -53,7 +53,8 @@ async def test_help_lists_every_command(harness):
         {"title": "shipped <upn> [carrier] [tracking]", "value": "Record that the token was posted to the user."},
         {"title": "delivered <upn>", "value": "Leads: the user has the token; its seed is deleted from the vault."},
         {"title": "revoke <upn> [reason]", "value": "Stop a token (lost parcel, leaver): no more codes for it."},
-        {"title": "pending", "value": "Tokens not delivered yet, oldest first, with overdue ones flagged."},
+        {"title": "pending [overdue | burned | shipped] [page N]",
+         "value": "Tokens not delivered yet: counts, then overdue ones first, oldest first, a page at a time."},
     ]
 
 

@@ -89,7 +89,7 @@ async def test_nothing_the_bot_produced_contains_a_seed(h, caplog):
     await say("revoke dave@contoso.example")
 
     assert {h.store.seeds[p.object_id].secret for p in (ALICE, DAVE)} == {ENTRA, LONG}  # the flows really ran
-    assert len(h.notifier.to_conversations) >= 2 and len(caplog.records) > 10
+    assert len(h.notifier.to_conversations) >= 1 and len(caplog.records) > 10  # the sweep digest at least
     haystacks = {
         "replies, cards and invoke responses": json.dumps(produced),
         "log records": "\n".join(f"{r.getMessage()} {r.args} {r.exc_text}" for r in caplog.records),

@@ -6,6 +6,7 @@ With Action.Execute, Teams merges the card's input values into the action's data
 
 from __future__ import annotations
 
+from ...core.pending import PAGE_SIZE
 from ...core.views import EnrollCard, PendingCard, RunbookCard
 from .cards import _card, _execute, _text, render
 
@@ -75,15 +76,28 @@ def _(view: RunbookCard) -> dict:
 
 @render.register
 def _(view: PendingCard) -> dict:
-    body = [_text(f"Tokens not delivered yet: {len(view.rows)}", weight="Bolder")]
+    counts = (f"{view.burned:,} burned (not shipped), {view.shipped:,} shipped; {view.overdue:,} overdue "
+              f"(more than {view.overdue_days} days since the token was burned).")
+    body = [_text(f"Tokens not delivered yet: {view.total:,}", weight="Bolder"), _text(counts)]
     if view.rows:
-        body.append({"type": "FactSet", "facts": [{"title": row.upn, "value": _pending_value(row)}
-                                                   for row in view.rows]})
-    body.append(_text(f"Overdue: more than {view.overdue_days} days since the token was burned.", isSubtle=True))
+        first = (view.page - 1) * PAGE_SIZE + 1
+        which = f"{view.only} tokens" if view.only else "tokens, overdue first"
+        body.append(_text(f"{which.capitalize()}, oldest first: {first:,}–{first + len(view.rows) - 1:,} of "
+                          f"{view.matching:,}.", isSubtle=True))
+    elif view.total:
+        body.append(_text(f"No {view.only} tokens." if view.only else "No tokens on this page.", isSubtle=True))
+    for row in view.rows:  # the UPN on a line of its own: a FactSet's narrow title column broke it mid-word
+        body.append(_text(row.upn, weight="Bolder", spacing="Small"))
+        flags = ("OVERDUE · " if row.overdue else "") + row.text + ("" if row.enabled else " · seed disabled")
+        body.append(_text(flags, spacing="None", isSubtle=not row.overdue,
+                          **({"color": "Attention"} if row.overdue else {})))
+    if view.page < view.pages:
+        body.append(_text(f"Page {view.page} of {view.pages}: type `{_pending_command(view, view.page + 1)}` "
+                          "for the next.", isSubtle=True))
+    elif view.pages > 1:
+        body.append(_text(f"Page {view.page} of {view.pages}.", isSubtle=True))
     return _card(body)
 
 
-def _pending_value(row) -> str:
-    days = f"{row.age_days} day{'' if row.age_days == 1 else 's'}"
-    flags = ("OVERDUE · " if row.overdue else "") + f"{row.status}, {days} · {row.last_event}"
-    return flags + ("" if row.enabled else " · seed disabled")
+def _pending_command(view: PendingCard, page: int) -> str:
+    return " ".join(filter(None, ("pending", view.only, f"page {page}")))
