@@ -272,6 +272,7 @@ output BOT_SERVICE_NAME string = bot.outputs.name
 output BOT_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APP_HOSTNAME string = web.outputs.hostName
 output WEB_APP_NAME string = web.outputs.name
+output BOT_AZURE_APP_SERVICE_RESOURCE_ID string = web.outputs.id
 output TEAMS_APP_ID string = teamsAppId
 output KEYVAULT_URL string = keyVault.outputs.uri
 output KEYVAULT_NAME string = keyVault.outputs.name

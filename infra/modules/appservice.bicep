@@ -102,7 +102,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       http20Enabled: true
-      healthCheckPath: '/healthz'
+      healthCheckPath: '/readyz'  // vault, storage, OpenID keys; /healthz stays liveness
       remoteDebuggingEnabled: false
       webSocketsEnabled: false
       use32BitWorkerProcess: false
@@ -240,6 +240,7 @@ resource appLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   }
 }
 
+output id string = app.id
 output name string = app.name
 output hostName string = app.properties.defaultHostName
 output possibleOutboundIps array = split(app.properties.possibleOutboundIpAddresses, ',')
