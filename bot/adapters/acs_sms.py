@@ -30,7 +30,7 @@ from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError,
 from ..core.errors import SmsNotSent, SmsOutcomeUnknown
 from .azure_sdk import CappedRetryPolicy, env_proxy_options
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 DEFAULT_DEADLINE = 3.0
 NOT_SENT = "No code was texted"
 

@@ -16,7 +16,7 @@ from .graph_client import DEFAULT_DEADLINE, GRAPH_URL, GraphClient, GraphFailure
 
 __all__ = ["GraphClient", "GraphDirectory", "GraphGroupMembership", "GraphMailer", "tenant_country"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 CHECK_GROUPS_LIMIT = 20  # checkMemberGroups takes at most 20 group ids per request
 USER_FIELDS = "id,userPrincipalName,displayName,mobilePhone,businessPhones,accountEnabled"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
