@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..core import audit_events as events
 from ..core import verification as v
-from ..core.errors import NotAllowed
+from ..core.errors import NotAllowed, VerificationError
 from ..core.proofs import LABELS, MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
 from ..core.verify_view import reveal_view
 from ..core.views import ActionOutcome, Text
@@ -31,7 +31,7 @@ async def approve_as_second_agent(s: Services, action: Action) -> ActionOutcome:
             raise NotAllowed("You cannot approve a code request for your own account; another agent must approve it.")
         record.check_open(str(action.data.get("vid", "")), s.clock.now())
         await _require_enabled(s, action, record, "approver_disabled")
-        approved = record.with_proof(SECOND_AGENT_APPROVAL, action.agent.object_id)
+        approved = await _with_approval(s, action, record, SECOND_AGENT_APPROVAL)
         await s.audit.append(events.APPROVAL_GRANTED, action.agent.object_id, record.target_upn,
                              {"vid": record.vid, "proof": SECOND_AGENT_APPROVAL, "requester": requester})
         await save(s, key, approved, etag)
@@ -69,7 +69,7 @@ async def _manager_decision(s: Services, action: Action, approve: bool) -> Actio
             await s.audit.append(events.APPROVAL_DENIED, action.agent.object_id, record.target_upn, details)
             await save(s, key, record.with_status(v.CANCELLED), etag)
         else:
-            approved = record.with_proof(MANAGER_APPROVAL, action.agent.object_id)
+            approved = await _with_approval(s, action, record, MANAGER_APPROVAL)
             await s.audit.append(events.APPROVAL_GRANTED, action.agent.object_id, record.target_upn, details)
             await save(s, key, approved, etag)
     manager = record.manager_name or "The manager of record"
@@ -87,6 +87,15 @@ def _next_step(record) -> str:
     if record.status == v.VERIFIED:
         return " Press Show code on your card when you are ready."
     return f" Still waiting for: {', '.join(LABELS[p] for p in record.missing())}."
+
+
+async def _with_approval(s: Services, action: Action, record, proof: str):
+    """A click that comes after the approval was given (or is not needed) is refused, and audited as refused."""
+    try:
+        return record.with_proof(proof, action.agent.object_id)
+    except VerificationError as error:
+        await _refused(s, action, "already_given" if proof in record.done else "not_needed", record.target_upn)
+        raise error
 
 
 async def _require_enabled(s: Services, action: Action, record, reason: str) -> None:
