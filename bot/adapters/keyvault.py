@@ -23,6 +23,7 @@ from azure.keyvault.secrets import SecretProperties
 from azure.keyvault.secrets.aio import SecretClient
 
 from bot.adapters.azure_sdk import CappedRetryPolicy, env_proxy_options
+from bot.adapters.keyvault_names import SeedNames, parse_name, secret_name  # noqa: F401  (secret_name re-exported)
 from bot.core.errors import DependencyUnavailable, SeedNotFound, SeedUnusable
 from bot.core.models import ALLOWED_DIGITS, ALLOWED_PERIODS, Algorithm, Seed, TokenStatus, TotpParams
 
@@ -36,13 +37,6 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _BASE32 = re.compile(r"[A-Z2-7]{16,}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_CODE = "no code was released"
-
-
-def secret_name(object_id: str) -> str:
-    """`totp-<objectId>`; only a GUID is accepted, so names cannot collide or carry anything else."""
-    if not isinstance(object_id, str) or not _GUID.fullmatch(object_id):
-        raise ValueError("An Entra object id must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).")
-    return f"totp-{object_id.lower()}"
 
 
 def client_options(deadline: float = DEFAULT_DEADLINE) -> dict[str, Any]:
@@ -68,6 +62,7 @@ class KeyVaultSecretStore:
         credential: AsyncTokenCredential | None = None,
     ) -> None:
         self._client = client
+        self._names = SeedNames(client)  # which generation (totp-<oid>, totp-<oid>-2, …) is live
         self._deadline = deadline
         self._credential = credential  # closed with the store when given
 
@@ -91,9 +86,7 @@ class KeyVaultSecretStore:
             await self._credential.close()
 
     async def get_seed(self, object_id: str) -> Seed:
-        name = secret_name(object_id)
-
-        async def read() -> Seed:
+        async def read(name: str) -> Seed:
             try:
                 secret = await self._client.get_secret(name)
             except HttpResponseError as exc:
@@ -103,16 +96,14 @@ class KeyVaultSecretStore:
                 return _seed_from(name, "", await self._latest_properties(name))
             return _seed_from(name, secret.value or "", secret.properties)
 
-        return await self._run(read, object_id, _NO_CODE)
+        return await self._run(lambda: self._on_live(object_id, read), object_id, _NO_CODE)
 
     async def describe(self, object_id: str) -> Seed:
         """Metadata of the latest version, from the versions listing: the value is never fetched."""
-        name = secret_name(object_id)
-
-        async def read() -> Seed:
+        async def read(name: str) -> Seed:
             return _seed_from(name, "", await self._latest_properties(name), metadata_only=True)
 
-        return await self._run(read, object_id, "nothing was changed")
+        return await self._run(lambda: self._on_live(object_id, read), object_id, "nothing was changed")
 
     async def list_seeds(self) -> list[Seed]:
         """Every token's metadata from one property listing (paged by the vault); no value is fetched.
@@ -120,20 +111,26 @@ class KeyVaultSecretStore:
 
         async def listing() -> list[Seed]:
             seeds = []
+            newest: dict[str, int] = {}
             async for props in self._client.list_properties_of_secrets():
-                if not (props.name or "").startswith("totp-") or props.content_type != CONTENT_TYPE:
+                parsed = parse_name(props.name or "")
+                if parsed is None or props.content_type != CONTENT_TYPE:
                     continue
                 try:
-                    seeds.append(_seed_from(props.name, "", props, metadata_only=True))
+                    seed = _seed_from(props.name, "", props, metadata_only=True)
                 except SeedUnusable:
                     log.warning("Key Vault secret %s has damaged tags; left out of the token list", props.name)
+                    continue
+                if parsed[1] >= newest.get(seed.object_id, 0):  # one live generation; the newest if ever two
+                    newest[seed.object_id] = parsed[1]
+                    seeds = [s for s in seeds if s.object_id != seed.object_id] + [seed]
             return sorted(seeds, key=lambda seed: seed.object_id)
 
         return await self._run(listing, "the token list", "the tokens could not be listed",
                                deadline=self._deadline * LIST_DEADLINE_FACTOR)
 
     async def put_seed(self, seed: Seed) -> None:
-        name = secret_name(seed.object_id)
+        secret_name(seed.object_id)  # a GUID, or ValueError
         if not _BASE32.fullmatch(seed.secret or ""):
             raise ValueError("The seed must be normalised base32 (A-Z, 2-7, at least 16 characters).")
         if seed.expires_at is not None and seed.expires_at.utcoffset() is None:
@@ -149,39 +146,45 @@ class KeyVaultSecretStore:
             tags["serial"] = seed.serial
 
         async def write() -> None:
+            # The live generation gets a new version (a replacement); with none live, the first name no deleted
+            # seed holds: a destroyed token's name stays reserved under purge protection.
+            name = await self._names.live(seed.object_id) or await self._names.free(seed.object_id)
             await self._client.set_secret(
                 name, seed.secret, enabled=seed.enabled, expires_on=seed.expires_at,
                 tags=tags, content_type=CONTENT_TYPE,
             )
+            self._names.remember(seed.object_id, name)
 
         await self._run(write, seed.object_id, "the token was not saved")
 
     async def set_status(self, object_id: str, status: TokenStatus) -> None:
         """Changes the status tag of the latest version; the value is not read."""
-        name, status = secret_name(object_id), TokenStatus(status)
+        status = TokenStatus(status)
 
-        async def update() -> None:
+        async def update(name: str) -> None:
             props = await self._latest_properties(name)
             tags = {**(props.tags or {}), "status": status.value}
             # The version that was read, so one version's tags never land on another.
             await self._client.update_secret_properties(name, props.version, tags=tags)
 
-        await self._run(update, object_id, "the token was not changed")
+        await self._run(lambda: self._on_live(object_id, update), object_id, "the token was not changed")
 
     async def disable(self, object_id: str) -> None:
-        name = secret_name(object_id)
-
-        async def update() -> None:
+        async def update(name: str) -> None:
             await self._client.update_secret_properties(name, enabled=False)
 
-        await self._run(update, object_id, "the token was not changed")
+        await self._run(lambda: self._on_live(object_id, update), object_id, "the token was not changed")
 
     async def delete_and_purge(self, object_id: str) -> datetime | None:
         """Disables, deletes and purges. None when purged; else the date Key Vault will purge it by itself
         (purge protection, or no purge permission). Safe to run again after a partial failure."""
-        name = secret_name(object_id)
+        secret_name(object_id)
 
         async def delete() -> datetime | None:
+            name = await self._names.live(object_id)
+            if name is None:  # deleted by an earlier, partial run: finish the newest deleted generation
+                name = await self._names.latest_deleted(object_id) or secret_name(object_id)
+            self._names.forget(object_id)
             try:
                 await self._client.update_secret_properties(name, enabled=False)
                 # The SDK polls until the deletion shows; its default 2 s interval would eat the deadline.
@@ -199,6 +202,17 @@ class KeyVaultSecretStore:
             return None
 
         return await self._run(delete, object_id, "the deletion may be incomplete")
+
+    async def _on_live(self, object_id: str, call: Callable[[str], Awaitable[T]]) -> T:
+        """`call` on the cached (or first) name; if that is gone, on the live generation found in the vault."""
+        guess = self._names.guess(object_id)
+        try:
+            return await call(guess)
+        except ResourceNotFoundError:
+            live = await self._names.live(object_id)
+            if live is None or live == guess:
+                raise
+            return await call(live)
 
     async def _latest_properties(self, name: str) -> SecretProperties:
         versions = [props async for props in self._client.list_properties_of_secret_versions(name)]
@@ -253,7 +267,7 @@ def _is_disabled_refusal(exc: HttpResponseError) -> bool:
 
 
 def _seed_from(name: str, value: str, props: SecretProperties, metadata_only: bool = False) -> Seed:
-    object_id = name.removeprefix("totp-")
+    object_id = (parse_name(name) or (name.removeprefix("totp-"), 1))[0]
     tags = props.tags or {}
 
     def damaged(what: str) -> SeedUnusable:

@@ -236,10 +236,30 @@ async def test_delete_and_purge_with_purge_protection(kv_emulator, store):
     assert purge_date - datetime.fromtimestamp(deleted.deleted_date, timezone.utc) == timedelta(days=90)
     assert [v.enabled for v in deleted.versions] == [False]
     assert await store.delete_and_purge(OID) == purge_date  # running it again is harmless
-    with pytest.raises(SeedUnusable) as caught:
-        await store.put_seed(ALICE)
-    assert caught.value.message == (f"Key Vault still holds a deleted token for {OID}, so the token was not "
-                                    "saved. Tell the bot admin to recover or purge it.")
+    # The name stays reserved, so the next token of this user gets the next generation's name.
+    await store.put_seed(ALICE)
+    assert (f"{NAME}-2" in kv_emulator.secrets, await store.get_seed(OID)) == (True, ALICE)
+    assert (await store.describe(OID)).status is ALICE.status
+    assert [seed.object_id for seed in await store.list_seeds()] == [OID]
+    assert await store.delete_and_purge(OID) == datetime.fromtimestamp(
+        kv_emulator.deleted[f"{NAME}-2"].scheduled_purge_date, timezone.utc)
+    await store.put_seed(ALICE)
+    assert f"{NAME}-3" in kv_emulator.secrets and (await store.get_seed(OID)) == ALICE
+
+
+async def test_a_new_instance_finds_the_live_generation(kv_emulator, store):
+    kv_emulator.purge_protection = True
+    stored(kv_emulator)  # a seed stored before generations existed: totp-<oid>
+    assert await store.get_seed(OID) == ALICE
+    await store.delete_and_purge(OID)
+    await store.put_seed(ALICE)
+    other = KeyVaultSecretStore.from_vault_url(kv_emulator.url, StubCredential(), **kv_emulator.client_kwargs())
+    try:
+        assert await other.get_seed(OID) == ALICE  # probes totp-<oid> (deleted), finds totp-<oid>-2
+        await store.set_status(OID, TokenStatus.SHIPPED)
+        assert (await other.describe(OID)).status is TokenStatus.SHIPPED
+    finally:
+        await other.close()
 
 
 async def test_the_seed_never_reaches_logs_or_error_messages(kv_emulator, store, caplog):

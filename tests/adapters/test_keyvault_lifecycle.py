@@ -10,7 +10,8 @@ import pytest
 
 from bot.adapters.keyvault import CONTENT_TYPE, KeyVaultSecretStore
 from bot.core.models import Seed, TokenStatus, TotpParams
-from tests.support.harness import ALICE, BOB, card_of, texts
+from bot.core.totp import code_at
+from tests.support.harness import ALICE, BOB, card_of, card_texts, texts
 from tests.support.kv_emulator import StubCredential, kv_cert, kv_emulator  # noqa: F401  (fixtures)
 from tests.support.lifecycle_fakes import DAVE, lifecycle_harness
 from tests.support.teams import LEE
@@ -62,14 +63,20 @@ async def test_delivered_under_purge_protection_says_when_the_vault_purges(h):
     assert [(v.enabled, v.tags["status"]) for v in deleted.versions] == [(False, "delivered")]
     assert h.audit.entries[-1].details == {"purged": "false", "purge_scheduled": purge_on.isoformat()}
     assert value_reads(h.vault) == 0
-    # The name stays taken until then: a new enrollment says so, and the trail records that it failed.
-    body, _ = await h.click("enroll", {"upn": ALICE.upn, "seed": "2sk2 tsmk jp7k dbck", "code": "138424",
-                                       "period": "30", "digits": "6", "algorithm": "SHA1"}, user=LEE)
-    assert body["value"]["body"][1]["text"] == (
-        f"Key Vault still holds a deleted token for {ALICE.object_id}, so the token was not saved. Tell the bot "
-        "admin to recover or purge it.")
-    assert h.audit.events()[-2:] == ["token.enrolled", "token.change_failed"]
-    assert h.audit.entries[-1].details == {"change": "enrolled", "reason": "SeedUnusable"}
+    # The name stays reserved until then, so the user's next token gets the next name: destroy -> enrol again ->
+    # release, all on the real SecretClient (a lead enrolls: Alice has token history).
+    body, _ = await h.click("enroll", {"upn": ALICE.upn, "seed": "jbsw y3dp ehpk 3pxp", "code": code_at(
+        "JBSWY3DPEHPK3PXP", TotpParams(), h.clock.now()), "period": "30", "digits": "6", "algorithm": "SHA1"},
+        user=LEE)
+    assert card_texts(body["value"])[0].startswith("Saved the token for Alice User (alice@contoso.example)")
+    assert [v.value for v in h.vault.secrets[f"{NAME}-2"]] == ["JBSWY3DPEHPK3PXP"] and NAME in h.vault.deleted
+    data = card_of((await h.say("code alice@contoso.example"))[0])["actions"][0]["data"]
+    await h.click("verify", {**data, "ticket": "INC-7", "calledBack": "true"})
+    body, _ = await h.click("reveal", data)
+    released = h.audit.entries[-1]
+    assert released.event == "code.released"
+    assert released.details["secret_version"] == h.vault.secrets[f"{NAME}-2"][-1].id
+    assert code_at("JBSWY3DPEHPK3PXP", TotpParams(), h.clock.now()).replace(" ", "") in str(body).replace(" ", "")
 
 
 async def test_shipped_revoke_and_pending_read_only_properties(h):
