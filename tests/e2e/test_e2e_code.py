@@ -503,7 +503,8 @@ async def _check_audit(data_dir: Path, step: int, transcript: Transcript) -> Non
                                     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC covers records 1–5 of 5", out), out
     assert await _otpbot_audit_verify(tampered_dir) == (
         1, "audit chain broken at record 2: it or its predecessor was changed or removed")
-    transcript.add("test", "audit: verification.started, phone_code.sent, phone_code.verified, verification.passed, code.released; hash chain intact "
+    transcript.add("test", "audit: verification.started, phone_code.sent, phone_code.verified, verification.passed, "
+                           "code.released; hash chain intact "
                            "(SqliteAuditLog.verify() and `otpbot audit --local verify`; both catch a changed record)")
 
 
