@@ -58,7 +58,7 @@ class ImportReport:
 
 async def import_file(path: Path, store: SecretStore, directory: Directory, audit: AuditLog, *,
                       dry_run: bool = False, replace: bool = False, state: StateStore | None = None,
-                      out=sys.stderr, pace: float = PACE_PER_SECOND, actor: str = "otpbot-import",
+                      out=sys.stderr, pace: float | None = PACE_PER_SECOND, actor: str = "otpbot-import",
                       sleep=asyncio.sleep, monotonic=time.monotonic,
                       now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> ImportReport:
     with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -69,7 +69,7 @@ async def import_file(path: Path, store: SecretStore, directory: Directory, audi
     rows, problems = parse_rows(raw)
     report = ImportReport([RowOutcome(p.row, users[p.row], PROBLEM,
                                       SEED_AS_USER if users[p.row] == HIDDEN else p.reason) for p in problems])
-    interval = 1.0 / pace
+    interval = 1.0 / pace if pace else 0.0  # None: no vault to spare (the local store)
     for index, row in enumerate(rows, start=1):
         _progress(out, index, len(rows))
         started = monotonic()
@@ -79,7 +79,7 @@ async def import_file(path: Path, store: SecretStore, directory: Directory, audi
             report.outcomes += [RowOutcome(r.row, r.upn, PROBLEM, AUDIT_DOWN) for r in rows[index - 1:]]
             break
         report.outcomes.append(outcome)
-        if outcome.result in (IMPORTED, REPLACED) and not dry_run:
+        if outcome.result in (IMPORTED, REPLACED) and not dry_run and interval:
             await sleep(max(0.0, interval - (monotonic() - started)))
     out.write("\n")
     report.outcomes.sort(key=lambda o: o.row)

@@ -103,6 +103,16 @@ async def test_writes_are_paced_under_key_vaults_create_limit(tmp_path):
     busiest = max(sum(1 for t in writes if start <= t < start + 10) for start in writes)
     assert busiest <= 251  # 25 per second; Key Vault allows 300 per 10 s
     assert round(writes[-1] - writes[0], 2) == 11.96
+    writes.clear()
+    slept = []
+
+    async def record_sleep(seconds):
+        slept.append(seconds)
+
+    await import_file(tmp_path / "seeds.csv", TimedStore(), LocalDirectory(tmp_path / "dir.csv"),
+                      MemoryAuditLog(FakeClock()), out=io.StringIO(), sleep=record_sleep,
+                      monotonic=lambda: now[0], pace=None)  # the local store: no vault to spare
+    assert (len(writes), slept) == (300, [])
 
 
 async def test_a_row_for_a_disabled_account_is_a_problem_and_stores_nothing(tmp_path):

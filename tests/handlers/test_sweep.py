@@ -199,7 +199,7 @@ def test_otpbot_sweep_runs_once_with_the_apps_own_stores(tmp_path, monkeypatch, 
     from bot.cli.demo import install_demo
 
     monkeypatch.setenv("OTPBOT_DATA_DIR", str(tmp_path))
-    asyncio.run(install_demo(tmp_path, LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key")))
+    asyncio.run(install_demo(tmp_path, LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key")))
     assert main(["sweep", "--local"]) == 0
     assert capsys.readouterr().out == "Checked 4 tokens: disabled 0 seeds, 0 overdue.\n"
     from bot.adapters.sqlite import SqliteStorage
