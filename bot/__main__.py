@@ -62,9 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_import)
 
     sweep = sub.add_parser("sweep", help="run the token sweeper once", description=(
-        "Disable seeds older than OTPBOT_MAX_SEED_AGE_DAYS that were never delivered, and post one reminder per "
-        "overdue token (OTPBOT_OVERDUE_DAYS) to OTPBOT_HELPDESK_CONVERSATION_ID. The bot also does this daily; "
-        "a lease keeps two sweeps from running at once."))
+        "Disable seeds older than OTPBOT_MAX_SEED_AGE_DAYS that were never delivered, destroy revoked seeds after "
+        "OTPBOT_REVOKED_RETENTION_DAYS, and post one digest of what it did (and of the overdue tokens, "
+        "OTPBOT_OVERDUE_DAYS) to OTPBOT_HELPDESK_CONVERSATION_ID. Works in pages and resumes an interrupted "
+        "sweep. The bot also does this daily; a lease keeps two sweeps from running at once."))
     sweep.add_argument("--local", action="store_true", help="sweep the local mode's embedded stores")
     sweep.set_defaults(run=_sweep)
 
