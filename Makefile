@@ -36,12 +36,20 @@ bench: $(PY_STAMP)
 bench-scale: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m tests.bench.scale $(BENCH_ARGS)
 
+# The one way to build the Teams app package (m365agents.yml runs the same builder): appPackage/manifest.json
+# rendered from env/.env.$(ATK_ENV), validated, zipped to appPackage/build/appPackage.$(ATK_ENV).zip.
+ATK_ENV ?= dev
 package: $(PY_STAMP)
-	$(BIN)/otpbot package
+	$(BIN)/otpbot package --env-file env/.env.$(ATK_ENV) --out appPackage/build/appPackage.$(ATK_ENV).zip
 
-requirements: $(PY_STAMP)
-	$(BIN)/python -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
-	open("requirements.txt", "w").write("# Generated from pyproject.toml by `make requirements`; App Service'"'"'s Oryx build installs this.\n" + "\n".join(d) + "\n")'
+# requirements.txt is the deploy lock (Oryx installs it on App Service): every package pinned with its hashes,
+# resolved from pyproject.toml's dependencies by pip-tools (in the tools venv, away from the bot's pins).
+# Run it after any change to the dependencies; tests/test_requirements.py fails until you do.
+PIP_TOOLS := .venv-tools/bin/pip-compile
+requirements:
+	[ -x $(PIP_TOOLS) ] || { $(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install --quiet "pip-tools~=7.6"; }
+	$(PIP_TOOLS) --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --newline=lf \
+		--header --output-file requirements.txt pyproject.toml
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

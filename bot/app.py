@@ -86,7 +86,8 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     await expiries.stop()
     await sweeper.stop()
     await authentication.connectors.close()
-    for resource in (services.secrets, services.state, services.coordination, services.audit, graph, credential):
+    for resource in (services.secrets, services.state, services.coordination, services.audit, services.sms, graph,
+                     credential):
         await close_resource(resource)
     await session.close()
 
@@ -141,7 +142,37 @@ def _services(settings: Settings, overrides: dict, notifier, graph, credential) 
         delivery=settings.delivery,
         alerts_conversation=settings.alerts_conversation_id or None,
         mailer=overrides.get("mailer") or _mailer(settings, graph),
+        sms=overrides.get("sms") or _sms(settings, clock, credential),
+        countries=overrides.get("countries") or _countries(settings, graph),
+        organisation=settings.organisation or "Contoso",
     )
+
+
+def _sms(settings: Settings, clock, credential):
+    """Local mode: the outbox file and the terminal. Production: Azure Communication Services, when configured."""
+    if settings.local:
+        from .adapters.sms_outbox import OUTBOX_NAME, SmsOutbox
+
+        return SmsOutbox(settings.data_dir / OUTBOX_NAME, clock)
+    if not settings.acs_endpoint:
+        return None
+
+    def acs():
+        from .adapters.acs_sms import AcsSmsSender
+
+        return AcsSmsSender.from_endpoint(settings.acs_endpoint, settings.sms_from, credential)
+
+    return _OnFirstUse(acs)
+
+
+def _countries(settings: Settings, graph):
+    from .core.countries import FixedCountries, TenantCountry
+
+    if settings.sms_countries is not None or graph is None:
+        return FixedCountries(settings.sms_countries or frozenset())
+    from .adapters.graph import tenant_country
+
+    return TenantCountry(lambda: tenant_country(graph))
 
 
 def _roles(settings: Settings, graph):

@@ -8,9 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
 
+from .core.countries import parse_countries
 from .core.errors import ConfigurationError
 from .core.limits import Limit, RateLimits
-from .core.proofs import ProofPolicy
+from .core.phone_code import check_organisation, e164
+from .core.proofs import PHONE_CODE, ProofPolicy
 
 PRODUCTION_APP_TYPES = ("SingleTenant", "UserAssignedMSI")
 DELIVERIES = ("card", "direct", "conversation")
@@ -18,6 +20,8 @@ LOCAL_TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
 LOCAL_AGENT_IDS = "00000000-0000-4000-8000-0000000000a1,00000000-0000-4000-8000-0000000000a2"
 LOCAL_LEAD_IDS = "00000000-0000-4000-8000-0000000000b1"
 LOCAL_CHANNELS = "19:helpdesk-general@thread.tacv2,19:helpdesk-codes@thread.tacv2"
+LOCAL_SMS_COUNTRIES = "GB,US"  # the demo directory's mobiles
+_ACS_ENDPOINT = re.compile(r"^https://[a-z0-9][a-z0-9-]{0,62}\.(?:[a-z0-9-]+\.)*communication\.azure\.com/?$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _LIMIT = re.compile(r"^(\d{1,5})/(\d{1,4})(m|h)$")
 BOT_FRAMEWORK_OPENID = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -53,6 +57,10 @@ class Settings:
     max_ahead: timedelta = timedelta(minutes=60)
     openid_metadata_url: str = BOT_FRAMEWORK_OPENID
     max_body_bytes: int = 256 * 1024
+    organisation: str = "Contoso"  # names the sender in the SMS text
+    sms_countries: frozenset[str] | None = None  # calling codes; None: the tenant's country (Graph)
+    acs_endpoint: str = ""  # https://<resource>.communication.azure.com
+    sms_from: str = ""  # the number bought for the Communication Services resource, E.164
 
     @property
     def uses_graph(self) -> bool:
@@ -70,11 +78,14 @@ class Settings:
             tolerance_60=timedelta(seconds=_int(get, "OTPBOT_TOLERANCE_60S", 120, 0, 900)),
             max_ahead=timedelta(minutes=_int(get, "OTPBOT_MAX_AHEAD_MINUTES", 60, 1, 24 * 60)),
             openid_metadata_url=get("OTPBOT_OPENID_METADATA_URL", BOT_FRAMEWORK_OPENID),
-            proofs=ProofPolicy.parse(get("OTPBOT_PROOFS_STANDARD", "callback"),
-                                     get("OTPBOT_PROOFS_PRIVILEGED", "callback,second_agent_approval")),
+            proofs=ProofPolicy.parse(get("OTPBOT_PROOFS_STANDARD", "phone_code"),
+                                     get("OTPBOT_PROOFS_PRIVILEGED", "phone_code,second_agent_approval"),
+                                     get("OTPBOT_PROOFS_NO_MOBILE", "callback,second_agent_approval")),
             limits=RateLimits(_limit(get, "OTPBOT_LIMIT_PER_AGENT", "10/1h"),
                               _limit(get, "OTPBOT_LIMIT_PER_TARGET", "3/24h"),
-                              _limit(get, "OTPBOT_LIMIT_GLOBAL", "60/1h")),
+                              _limit(get, "OTPBOT_LIMIT_GLOBAL", "60/1h"),
+                              _limit(get, "OTPBOT_SMS_LIMIT_PER_TARGET", "6/24h"),
+                              _limit(get, "OTPBOT_SMS_LIMIT_PER_AGENT", "20/1h")),
             delivery=_delivery(get),
             alerts_conversation_id=get("OTPBOT_ALERTS_CHANNEL_ID"),
             mail_sender=get("OTPBOT_MAIL_SENDER").lower(),
@@ -82,6 +93,7 @@ class Settings:
             privileged_object_ids=_guids(get("OTPBOT_PRIVILEGED_OBJECT_IDS"), "OTPBOT_PRIVILEGED_OBJECT_IDS"),
         )
         if local:
+            common.update(_sms(get, common, local=True))
             return cls(local=True, tenant_id=get("MicrosoftAppTenantId", LOCAL_TENANT_ID),
                        agent_object_ids=_guids(get("OTPBOT_AGENT_OBJECT_IDS", LOCAL_AGENT_IDS), "OTPBOT_AGENT_OBJECT_IDS"),
                        lead_object_ids=_guids(get("OTPBOT_LEAD_OBJECT_IDS", LOCAL_LEAD_IDS), "OTPBOT_LEAD_OBJECT_IDS"),
@@ -118,6 +130,7 @@ class Settings:
         if bool(storage) != bool(table) or any(u and not u.startswith("https://") for u in (storage, table)):
             raise ConfigurationError("Refusing to start: set both OTPBOT_STORAGE_ACCOUNT_URL and "
                                      "OTPBOT_TABLE_ACCOUNT_URL (https:// endpoints), or neither.")
+        common.update(_sms(get, common, local=False))
         return cls(local=False, app_id=get("MicrosoftAppId").lower(), tenant_id=get("MicrosoftAppTenantId").lower(),
                    storage_account_url=storage, table_account_url=table,
                    app_type=app_type, app_password=get("MicrosoftAppPassword"),
@@ -126,6 +139,32 @@ class Settings:
                    lead_object_ids=_guids(get("OTPBOT_LEAD_OBJECT_IDS"), "OTPBOT_LEAD_OBJECT_IDS"),
                    privileged_group_ids=_guids(get("OTPBOT_PRIVILEGED_GROUP_IDS"), "OTPBOT_PRIVILEGED_GROUP_IDS"),
                    allowed_channel_ids=_list(get("OTPBOT_ALLOWED_CHANNEL_IDS")), **common)
+
+
+def _sms(get, common: dict, local: bool) -> dict:
+    """The phone_code settings. In production they are required as soon as a policy names phone_code."""
+    countries = get("OTPBOT_SMS_COUNTRIES", LOCAL_SMS_COUNTRIES if local else "")
+    organisation = get("OTPBOT_ORG_NAME", "Contoso" if local else "")
+    endpoint, sender = get("OTPBOT_ACS_ENDPOINT").lower(), get("OTPBOT_SMS_FROM")
+    if not local and common["proofs"].uses(PHONE_CODE):
+        missing = [name for name, value in (("OTPBOT_ORG_NAME", organisation), ("OTPBOT_ACS_ENDPOINT", endpoint),
+                                            ("OTPBOT_SMS_FROM", sender)) if not value]
+        if missing:
+            raise ConfigurationError(
+                f"Refusing to start: the proof policy texts codes (phone_code) but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set (see README, Configuration).")
+    if endpoint and not _ACS_ENDPOINT.match(endpoint):
+        raise ConfigurationError("Refusing to start: OTPBOT_ACS_ENDPOINT must be "
+                                 "https://<resource>.communication.azure.com.")
+    if sender and not e164(sender):
+        raise ConfigurationError("Refusing to start: OTPBOT_SMS_FROM must be the resource's number in "
+                                 "international format, e.g. +18005550123.")
+    try:
+        organisation = check_organisation(organisation) if organisation else ""
+    except ValueError as error:
+        raise ConfigurationError(f"Refusing to start: OTPBOT_ORG_NAME {error}.") from None
+    return dict(organisation=organisation, sms_countries=parse_countries(countries) if countries else None,
+                acs_endpoint=endpoint.rstrip("/"), sms_from=e164(sender) or "")
 
 
 def _int(get, name: str, default: int, low: int, high: int) -> int:

@@ -11,6 +11,7 @@ import logging
 from aiohttp import web
 
 from .adapters.teams.wire import activity_from
+from .runtime import telemetry
 
 log = logging.getLogger("otpbot.web")
 TURNS = web.AppKey("turns", object)
@@ -21,9 +22,22 @@ READINESS = web.AppKey("readiness", object)
 
 
 def add_routes(app: web.Application) -> None:
+    app.middlewares.append(request_span)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+
+
+@web.middleware
+async def request_span(request: web.Request, handler) -> web.StreamResponse:
+    """One server span per inbound request, named by route (never by the raw path), with its status code."""
+    route = request.match_info.route.resource
+    name = f"{request.method} {route.canonical if route is not None else 'unmatched'}"
+    async with telemetry.span(name, kind="server", **{"http.request.method": request.method}) as current:
+        response = await handler(request)
+        if current is not None:
+            current.set_attribute("http.response.status_code", response.status)
+        return response
 
 
 async def readyz(request: web.Request) -> web.Response:

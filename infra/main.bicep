@@ -5,6 +5,7 @@
 //   App Service plan (Linux) + Web App (Python 3.12, gunicorn)
 //   Key Vault (RBAC, purge protection, audit logs), firewall allowing the app's outbound IPs
 //   Azure Bot (UserAssignedMSI) with only the Microsoft Teams channel
+//   Communication Services (SMS for the phone_code proof), the identity allowed to send from it
 // Outputs feed `otpbot package` (BOT_ID, APP_HOSTNAME, TEAMS_APP_ID) and the docs.
 targetScope = 'subscription'
 
@@ -102,6 +103,18 @@ param allowedChannelIds string = ''
 @description('Teams channel id for alerts.')
 param alertsChannelId string = ''
 
+@description('Organisation name the verification text is signed with ("<name> IT: your helpdesk verification code is ...").')
+param organisationName string = ''
+
+@description('The SMS-capable number bought for the Communication Services resource, E.164 (+18005550123). Buy it after the first `azd up` (docs/deploy.md); until it is set the bot refuses to start, naming it.')
+param smsFromNumber string = ''
+
+@description('Comma-separated ISO country letters or calling codes verification codes may be texted to; empty: the tenant\'s own country.')
+param smsCountries string = ''
+
+@description('Data location of the Communication Services resource.')
+param communicationDataLocation string = 'Europe'
+
 var tags = {
   'azd-env-name': environmentName
   app: 'helpdesk-otp-bot'
@@ -153,6 +166,18 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  scope: rg
+  params: {
+    name: 'acs-otpbot-${token}'
+    tags: tags
+    dataLocation: communicationDataLocation
+    senderPrincipalId: identity.outputs.principalId
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
 module web 'modules/appservice.bicep' = {
   name: 'appservice'
   scope: rg
@@ -176,6 +201,10 @@ module web 'modules/appservice.bicep' = {
     leadGroupId: leadGroupId
     allowedChannelIds: allowedChannelIds
     alertsChannelId: alertsChannelId
+    acsEndpoint: communication.outputs.endpoint
+    smsFromNumber: smsFromNumber
+    organisationName: organisationName
+    smsCountries: smsCountries
     stopTimeLimitSeconds: stopTimeLimitSeconds
     restrictInboundToBotService: restrictInboundToBotService
   }
@@ -243,9 +272,12 @@ output BOT_SERVICE_NAME string = bot.outputs.name
 output BOT_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APP_HOSTNAME string = web.outputs.hostName
 output WEB_APP_NAME string = web.outputs.name
+output BOT_AZURE_APP_SERVICE_RESOURCE_ID string = web.outputs.id
 output TEAMS_APP_ID string = teamsAppId
 output KEYVAULT_URL string = keyVault.outputs.uri
 output KEYVAULT_NAME string = keyVault.outputs.name
 output STORAGE_ACCOUNT_URL string = storage.outputs.blobEndpoint
 output TABLE_ACCOUNT_URL string = storage.outputs.tableEndpoint
+output ACS_ENDPOINT string = communication.outputs.endpoint
+output ACS_NAME string = communication.outputs.name
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceId

@@ -40,7 +40,7 @@ from ..core.models import AuditRecord
 from ..core.ports import Clock
 from .azure_sdk import env_proxy_options
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 
 PARTITION = "audit"
 DEFAULT_DEADLINE = 3.0

@@ -38,7 +38,7 @@ from .azure_sdk import env_proxy_options
 from ..core.errors import ConcurrencyConflict, DependencyUnavailable
 from ..core.ports import LISTED_PREFIXES, Clock
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 T = TypeVar("T")
 
 DEFAULT_DEADLINE = 3.0

@@ -14,9 +14,9 @@ from bot.core.models import Person
 
 from .graph_client import DEFAULT_DEADLINE, GRAPH_URL, GraphClient, GraphFailure, path_segment
 
-__all__ = ["GraphClient", "GraphDirectory", "GraphGroupMembership", "GraphMailer"]
+__all__ = ["GraphClient", "GraphDirectory", "GraphGroupMembership", "GraphMailer", "tenant_country"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 CHECK_GROUPS_LIMIT = 20  # checkMemberGroups takes at most 20 group ids per request
 USER_FIELDS = "id,userPrincipalName,displayName,mobilePhone,businessPhones,accountEnabled"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -83,7 +83,11 @@ class GraphDirectory(_GraphAdapter):
         return Person(upn=upn, object_id=object_id, display_name=str(user.get("displayName") or upn),
                       phone_of_record=_phone_of_record(user),
                       manager_upn=manager_upn.lower() if isinstance(manager_upn, str) and manager_upn else None,
-                      enabled=enabled)
+                      enabled=enabled, mobile=_text(user.get("mobilePhone")))
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _phone_of_record(user: dict) -> str | None:
@@ -137,3 +141,15 @@ class GraphMailer(_GraphAdapter):
                                        json=message, idempotent=False)
 
         await self._client.run(send, "the e-mail may not have been sent")
+
+
+async def tenant_country(client: GraphClient) -> str:
+    """The tenant's country letters (Graph organization.countryLetterCode; needs Organization.Read.All or
+    Directory.Read.All): by default, codes are texted only to mobiles of that country."""
+
+    async def read() -> str:
+        _, body = await client.request("GET", "/organization?$select=countryLetterCode", kind="organization")
+        values = (body or {}).get("value") or [{}]
+        return str(values[0].get("countryLetterCode") or "")
+
+    return await client.run(read, "the tenant's country could not be read")

@@ -33,7 +33,7 @@ from yarl import URL
 from bot.runtime import telemetry
 from bot.core.errors import DependencyUnavailable
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 T = TypeVar("T")
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"

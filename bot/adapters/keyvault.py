@@ -26,7 +26,7 @@ from bot.adapters.azure_sdk import CappedRetryPolicy, env_proxy_options
 from bot.core.errors import DependencyUnavailable, SeedNotFound, SeedUnusable
 from bot.core.models import ALLOWED_DIGITS, ALLOWED_PERIODS, Algorithm, Seed, TokenStatus, TotpParams
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 T = TypeVar("T")
 
 CONTENT_TYPE = "application/vnd.otpbot.totp-seed"

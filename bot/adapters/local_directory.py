@@ -1,10 +1,12 @@
 """LocalDirectory: a CSV file standing in for Microsoft Graph.
 
 Format (header required, one user a row):
-    upn,object_id,display_name,phone,manager_upn[,enabled]
-    alice@contoso.example,00000000-...-c1,Alice User,+44 20 7946 0958,lee@contoso.example
-`phone` is the phone of record; leave it empty when there is none. The optional `enabled` column plays
-Entra's accountEnabled: `false` marks a disabled account (empty or missing: enabled).
+    upn,object_id,display_name,phone,manager_upn[,enabled][,landline]
+    alice@contoso.example,00000000-...-c1,Alice User,+44 7700 900958,lee@contoso.example
+`phone` is the mobile number of record (Graph's mobilePhone): codes are texted to it, and calls go to it.
+The optional `landline` column plays Graph's businessPhones: called back when there is no mobile, never
+texted. Leave either empty when there is none. The optional `enabled` column plays Entra's accountEnabled:
+`false` marks a disabled account (empty or missing: enabled).
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ class LocalDirectory:
             if missing:
                 raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
             for row in reader:
+                mobile = row["phone"].strip() or None
                 person = Person(
                     upn=row["upn"].strip().lower(), object_id=row["object_id"].strip().lower(),
-                    display_name=row["display_name"].strip(), phone_of_record=row["phone"].strip() or None,
+                    display_name=row["display_name"].strip(),
+                    phone_of_record=mobile or (row.get("landline") or "").strip() or None,
                     manager_upn=row["manager_upn"].strip().lower() or None,
-                    enabled=_enabled(row.get("enabled"), path, reader.line_num),
+                    enabled=_enabled(row.get("enabled"), path, reader.line_num), mobile=mobile,
                 )
                 self._by_upn[person.upn] = person
                 self._by_oid[person.object_id] = person

@@ -11,15 +11,15 @@ from pathlib import Path
 from ..core.errors import SeedNotFound
 from ..core.models import Algorithm, Seed, TokenStatus, TotpParams
 
-DIRECTORY_CSV = """upn,object_id,display_name,phone,manager_upn,enabled
-ada@contoso.example,00000000-0000-4000-8000-0000000000a1,Ada Agent,+44 20 7946 0101,lee@contoso.example,
-ben@contoso.example,00000000-0000-4000-8000-0000000000a2,Ben Agent,+44 20 7946 0102,lee@contoso.example,
-lee@contoso.example,00000000-0000-4000-8000-0000000000b1,Lee Lead,+44 20 7946 0103,,
-mia@contoso.example,00000000-0000-4000-8000-0000000000d1,Mia Manager,+44 20 7946 0104,,
-alice@contoso.example,00000000-0000-4000-8000-0000000000c1,Alice User,+44 20 7946 0958,mia@contoso.example,
-bob@contoso.example,00000000-0000-4000-8000-0000000000c2,Bob User,+1 425 555 0143,mia@contoso.example,
-carol@contoso.example,00000000-0000-4000-8000-0000000000c3,Carol NoPhone,,mia@contoso.example,
-dan@contoso.example,00000000-0000-4000-8000-0000000000c4,Dan Leaver,+44 20 7946 0111,mia@contoso.example,false
+DIRECTORY_CSV = """upn,object_id,display_name,phone,manager_upn,enabled,landline
+ada@contoso.example,00000000-0000-4000-8000-0000000000a1,Ada Agent,+44 7700 900101,lee@contoso.example,,
+ben@contoso.example,00000000-0000-4000-8000-0000000000a2,Ben Agent,+44 7700 900102,lee@contoso.example,,
+lee@contoso.example,00000000-0000-4000-8000-0000000000b1,Lee Lead,+44 7700 900103,,,
+mia@contoso.example,00000000-0000-4000-8000-0000000000d1,Mia Manager,+44 7700 900104,,,
+alice@contoso.example,00000000-0000-4000-8000-0000000000c1,Alice User,+44 7700 900958,mia@contoso.example,,
+bob@contoso.example,00000000-0000-4000-8000-0000000000c2,Bob User,+1 425 555 0143,mia@contoso.example,,
+carol@contoso.example,00000000-0000-4000-8000-0000000000c3,Carol Landline,,mia@contoso.example,,+44 20 7946 0959
+dan@contoso.example,00000000-0000-4000-8000-0000000000c4,Dan Leaver,+44 7700 900111,mia@contoso.example,false,
 """
 
 DEMO_SEEDS = (
@@ -29,6 +29,8 @@ DEMO_SEEDS = (
     Seed("00000000-0000-4000-8000-0000000000c3", "carol@contoso.example", "KRSXG5CTMVRXEZLUKN2XAZLSKNSWC4TF"),
     Seed("00000000-0000-4000-8000-0000000000c4", "dan@contoso.example", "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U",
          status=TokenStatus.SHIPPED, serial="DEMO-0004"),  # a leaver: disabled in the directory
+    Seed("00000000-0000-4000-8000-0000000000b1", "lee@contoso.example", "NRSWKLLEMVWW6LLUN5VWK3RNONSWKZBB",
+         serial="DEMO-0005"),  # a lead: a privileged target
 )
 
 

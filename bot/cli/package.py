@@ -26,8 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from bot.core.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MANIFEST_DIR = REPO_ROOT / "manifest"
-TEMPLATE_PATH = MANIFEST_DIR / "manifest.template.json"
+MANIFEST_DIR = REPO_ROOT / "appPackage"
+TEMPLATE_PATH = MANIFEST_DIR / "manifest.json"
 MANIFEST_VERSION = "1.30"
 # The shipped copy, byte-identical to the official schema (tests compare them when shared/ exists).
 VENDORED_SCHEMA = MANIFEST_DIR / "schema" / f"v{MANIFEST_VERSION}" / "MicrosoftTeams.schema.json"
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     )
     parser.add_argument("--env-file", type=Path, help="KEY=\"value\" lines, e.g. the output of `azd env get-values`")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"zip to write (default: {DEFAULT_OUT})")
-    parser.add_argument("--schema", type=Path, default=None, help="Teams v1.30 schema file (default: ../shared copy when present, else manifest/schema/)")
+    parser.add_argument("--schema", type=Path, default=None, help="Teams v1.30 schema file (default: ../shared copy when present, else appPackage/schema/)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         values = values_from_env(os.environ if environ is None else environ, args.env_file)

@@ -9,10 +9,12 @@
     │   ├── WindowRefused         Entra would not honour the window (carries an alternative)
     │   ├── SeedNotFound          no token enrolled for that user
     │   ├── SeedUnusable          token disabled, expired or in a non-releasable status
-    │   └── DependencyUnavailable a store or directory did not answer in time
+    │   ├── DependencyUnavailable a store or directory did not answer in time
+    │   └── SmsNotSent            the text with a phone code was certainly not sent (refused, throttled)
     ├── ConfigurationError        refuse to start; message names what is wrong
     ├── AuditWriteError           the audit sink failed: nothing may be released
     ├── DeliveryFailed            a proactive message failed or its outcome is unknown
+    ├── SmsOutcomeUnknown         the SMS service did not say whether it sent the text: never re-sent blindly
     └── ConcurrencyConflict       optimistic-concurrency check failed in a state store
 
 Anything outside this tree is a bug: the agent sees "Something went wrong (ref …)".
@@ -61,6 +63,14 @@ class DependencyUnavailable(UserError):
     pass
 
 
+class SmsNotSent(UserError):
+    """`reason` is a short audit value (rejected, throttled, refused, not_allowed)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ConfigurationError(OtpBotError):
     pass
 
@@ -74,4 +84,8 @@ class DeliveryFailed(OtpBotError):
 
 
 class ConcurrencyConflict(OtpBotError):
+    pass
+
+
+class SmsOutcomeUnknown(OtpBotError):
     pass

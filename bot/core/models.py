@@ -57,9 +57,10 @@ class Seed:
 
 @dataclass(frozen=True)
 class Person:
-    """A directory entry. The phone of record comes from the directory, never from the caller. A disabled
-    account (a leaver, a blocked sign-in) is still found, so its token can be revoked; nothing is released or
-    enrolled for it."""
+    """A directory entry. The phones of record come from the directory, never from the caller: `phone_of_record`
+    is the number to call back (the mobile, else an office line), `mobile` the only one a code is texted to
+    (Graph mobilePhone). A disabled account (a leaver, a blocked sign-in) is still found, so its token can be
+    revoked; nothing is released or enrolled for it."""
 
     upn: str
     object_id: str
@@ -67,6 +68,7 @@ class Person:
     phone_of_record: str | None = None
     manager_upn: str | None = None
     enabled: bool = True
+    mobile: str | None = None
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,14 @@ class GroupMembership(Protocol):
     async def member_of(self, object_id: str, group_ids: list[str]) -> set[str]: ...
 
 
+class SmsSender(Protocol):
+    """Texts one SMS. Returns the provider's message id. Raises SmsNotSent when the text was certainly not
+    sent (refused recipient, throttled, refused access) and SmsOutcomeUnknown when it may have been (a 5xx, a
+    timeout): a text that carries a code is never re-sent on its own."""
+
+    async def send(self, to: str, text: str) -> str: ...
+
+
 class Mailer(Protocol):
     async def send(self, to_upn: str, subject: str, body: str) -> None: ...
 

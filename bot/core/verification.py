@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 from .errors import InvalidInput, VerificationError
-from .proofs import CALLBACK, LABELS
+from .phone_code import PhoneCode
+from .proofs import CALLBACK, DECLARATIONS, LABELS
 from .window import WindowSpec
 
 TTL = timedelta(minutes=10)
@@ -44,17 +45,27 @@ class Verification:
     ticket: str | None = None
     released_at: str | None = None
     accepted_until: str | None = None  # of the released code: after it, views say "expired"
+    conversation_id: str = ""  # where the requester's card is: approvals given elsewhere are reported there
+    timezone: str | None = None  # the requester's, when they asked: `at 14:30` means their 14:30 at Show code too
+    mobile_hint: str = ""  # the mobile of record, masked, for phone_code
+    phone_code: dict | None = None  # PhoneCode.to_dict(): a salted hash, never the digits
+    manager_name: str | None = None
+    personal: bool = False  # asked in personal chat: a second agent's approval is requested in the channel
 
     @classmethod
-    def start(cls, agent_oid: str, target_upn: str, target_oid: str, target_name: str, phone: str,
+    def start(cls, agent_oid: str, target_upn: str, target_oid: str, target_name: str, phone: str | None,
               window: WindowSpec, now: datetime, required: tuple[str, ...] = (CALLBACK,),
-              manager_oid: str | None = None) -> "Verification":
+              manager_oid: str | None = None, *, conversation_id: str = "", timezone: str | None = None,
+              mobile: str | None = None, manager_name: str | None = None, personal: bool = False
+              ) -> "Verification":
         return cls(
             vid=secrets.token_urlsafe(16), agent_oid=agent_oid, target_upn=target_upn, target_oid=target_oid,
-            target_name=target_name, phone_hint=mask_phone(phone), window_kind=window.kind,
+            target_name=target_name, phone_hint=mask_phone(phone) if phone else "", window_kind=window.kind,
             window_at=window.at_local.strftime("%H:%M") if window.at_local else None,
             window_delay_s=int(window.delay.total_seconds()) if window.delay else None,
             created_at=now.isoformat(), required=tuple(required), manager_oid=manager_oid,
+            conversation_id=conversation_id, timezone=timezone, mobile_hint=mask_phone(mobile) if mobile else "",
+            manager_name=manager_name, personal=personal,
         )
 
     @property
@@ -68,6 +79,23 @@ class Verification:
 
     def missing(self) -> list[str]:
         return [p for p in self.required if p not in self.done]
+
+    def missing_from_requester(self) -> list[str]:
+        """Proofs still to be given on the requester's own card (callback, phone_code), in policy order."""
+        return [p for p in self.missing() if DECLARATIONS[p].by_requester]
+
+    def awaiting(self) -> list[str]:
+        """Approvals still to be given by someone other than the requester."""
+        return [p for p in self.missing() if not DECLARATIONS[p].by_requester]
+
+    @property
+    def requester_done(self) -> bool:
+        """The requester's part is over (ticket recorded, their proofs given): the card offers Show code."""
+        return bool(self.ticket) and not self.missing_from_requester()
+
+    @property
+    def code_sent(self) -> PhoneCode | None:
+        return PhoneCode.from_dict(self.phone_code)
 
     def proofs_text(self) -> str:
         return ", ".join(LABELS[p] for p in self.required)
@@ -92,7 +120,7 @@ class Verification:
         if self.status != expected:
             if expected == VERIFIED:
                 waiting = [LABELS[p] for p in self.missing()]
-                raise VerificationError("Verify the caller first." if CALLBACK not in self.done
+                raise VerificationError("Verify the caller first." if not self.requester_done
                                         else f"Still waiting for: {', '.join(waiting)}.")
             raise VerificationError("This step was already done.")
 
@@ -106,13 +134,24 @@ class Verification:
         if now >= self.expires_at():
             raise VerificationError("This verification expired after 10 minutes. Start again with `code <upn>`.")
 
-    def verified(self, ticket: str, called_back: bool) -> "Verification":
-        ticket = (ticket or "").strip()
+    def with_ticket(self, typed: str) -> "Verification":
+        """The ticket is asked once: a recorded one stays, whatever a later card submits."""
+        if self.ticket:
+            return self
+        ticket = (typed or "").strip()
         if not _TICKET.match(ticket):
             raise InvalidInput("Enter the ticket or case reference (3–40 letters, digits or . _ / # : -).")
-        if not called_back:
-            raise InvalidInput("Confirm that you called the user back on the number of record.")
-        return replace(self, ticket=ticket).with_proof(CALLBACK, self.agent_oid)
+        return replace(self, ticket=ticket)
+
+    def check_toggles(self, data: dict) -> None:
+        """Every toggle a missing requester proof declares must be on (e.g. "I called back")."""
+        for name in self.missing_from_requester():
+            for field_ in DECLARATIONS[name].inputs:
+                if field_.kind == "toggle" and str(data.get(field_.id, "")).lower() != "true":
+                    raise InvalidInput(TOGGLE_REFUSALS.get(field_.id, f"Confirm: {field_.label}"))
+
+    def with_code(self, code: PhoneCode | None) -> "Verification":
+        return replace(self, phone_code=code.to_dict() if code else None)
 
     def with_proof(self, proof: str, by_oid: str) -> "Verification":
         if proof not in self.required:
@@ -125,6 +164,9 @@ class Verification:
 
     def with_status(self, status: str) -> "Verification":
         return replace(self, status=status)
+
+
+TOGGLE_REFUSALS = {"calledBack": "Confirm that you called the user back on the number of record."}
 
 
 def mask_phone(phone: str) -> str:

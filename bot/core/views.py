@@ -18,25 +18,41 @@ class HelpCard:
 
 
 @dataclass(frozen=True)
+class CardField:
+    """An input on the requester's card (built from the proof declarations, plus the ticket)."""
+
+    id: str
+    label: str
+    kind: str  # "text" | "toggle"
+    max_length: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class VerifyCard:
-    """Step 1: ticket reference and callback confirmation; approvals if the policy needs them."""
+    """The requester's step: the ticket (asked once) and the proofs they give on this card, in policy order."""
 
     vid: str
     target_name: str
     target_upn: str
-    phone_hint: str
     window_text: str
     expires_text: str
     requester: str = ""
     proofs_text: str = ""
+    steps: tuple[str, ...] = ()  # instructions, numbered on the card
+    fields: tuple[CardField, ...] = ()
+    submit: tuple[str, str] = ("Verify", "verify")  # (title, verb) of the button that takes the fields
+    send_again: str | None = None  # the "Send again" title, when a code was texted and resends are left
     second_agent: bool = False  # show "Approve as second agent" to other agents in the channel
-    manager_name: str | None = None
+    conversation_id: str = ""
+    waiting: tuple[str, ...] = ()  # lines about approvals asked of others
+    ticket: str | None = None  # recorded: shown, not asked again
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class RevealCard:
-    """Step 2: the callback is recorded; the code is shown only when the requester presses Show code."""
+    """The requester's part is done; the code is shown only when the requester presses Show code."""
 
     vid: str
     target_name: str
@@ -44,6 +60,23 @@ class RevealCard:
     window_text: str
     requester: str = ""
     waiting: str | None = None
+    headline: str = "Callback recorded"
+    second_agent: bool = False
+    conversation_id: str = ""
+
+
+@dataclass(frozen=True)
+class SecondAgentRequestCard:
+    """Posted to the helpdesk channel when the requester is in personal chat, where no second agent can see it."""
+
+    vid: str
+    requester: str
+    requester_name: str
+    conversation_id: str
+    target_name: str
+    target_upn: str
+    ticket: str
+    expires_text: str
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ COMMAND_ROUTES = {Help: help.show_help, RequestCode: code.request_code, Cancel: 
                   MarkShipped: tokens.mark_shipped, MarkDelivered: tokens.mark_delivered, Revoke: tokens.revoke,
                   ShowPending: tokens.show_pending, SeedInChat: tokens.seed_in_chat}
 OPEN_COMMANDS = {Help, SeedInChat}  # anyone gets help, and the warning about a seed they just posted
-ACTION_ROUTES = {"verify": code.verify, "reveal": code.reveal, "cancel": code.cancel_action, "refresh": code.refresh,
+ACTION_ROUTES = {"verify": code.verify, "send_code": code.send_code, "reveal": code.reveal,
+                 "cancel": code.cancel_action, "refresh": code.refresh,
                  "approve_agent": approvals.approve_as_second_agent,
                  "approve_manager": approvals.approve_as_manager, "deny_manager": approvals.deny_as_manager,
                  "enroll": enroll.submit, "provision_step": provision.step_done, "provision_abort": provision.abort}

@@ -13,7 +13,8 @@ from ..core.errors import NotAllowed
 from ..core.limits import RateLimits
 from ..core.models import Agent
 from ..core.policy import Authorizer, Place
-from ..core.ports import AuditLog, Clock, Coordination, Directory, Mailer, Notifier, SecretStore, StateStore
+from ..core.countries import CountrySource, FixedCountries
+from ..core.ports import AuditLog, Clock, Coordination, Directory, Mailer, Notifier, SecretStore, SmsSender, StateStore
 from ..core.proofs import ProofPolicy
 from ..core.window import WindowPolicy
 
@@ -63,6 +64,9 @@ class Services:
     revoked_retention: timedelta = timedelta(days=7)  # then the sweeper destroys a revoked token's seed
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))
     draining: bool = False  # set at shutdown: turns in flight finish, no new release starts
+    sms: SmsSender | None = None  # phone_code: texts the code (the local outbox, or Azure Communication Services)
+    countries: CountrySource = field(default_factory=lambda: FixedCountries(frozenset()))  # where codes may go
+    organisation: str = "Contoso"  # names the sender in the SMS text
 
 
 async def write_together(*writes) -> None:

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from ..core import audit_events as events
 from ..core.errors import DeliveryFailed, DependencyUnavailable
 from ..core.models import Person
-from ..core.proofs import MANAGER_APPROVAL
+from ..core.proofs import MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
 from ..core.verification import Verification
-from ..core.views import ApprovalRequestCard, Text
+from ..core.views import ApprovalRequestCard, SecondAgentRequestCard, Text
 from ..core.window import clock_text
 from .context import Services, Turn, append_best_effort
 
@@ -40,6 +40,38 @@ async def request_manager_approval(s: Services, turn: Turn, record: Verification
     await s.audit.append(events.APPROVAL_REQUESTED, turn.agent.object_id, record.target_upn,
                          {"vid": record.vid, "approver": manager.object_id, "proof": MANAGER_APPROVAL})
     return [Text(f"I asked {manager.display_name}, {record.target_name}'s manager of record, to approve in Teams.")]
+
+
+async def request_second_agent(s: Services, turn: Turn, record: Verification) -> list:
+    """A request made in personal chat: no other agent can see that chat, so the approval is asked for in the
+    helpdesk channel; the requester's chat is told the outcome (handlers/approvals.py)."""
+    channel = s.helpdesk_conversation or s.alerts_conversation
+    if not channel:
+        return [Text("No helpdesk channel is configured (OTPBOT_HELPDESK_CONVERSATION_ID), so no second agent can "
+                     "see this request. Ask for the code in the helpdesk channel instead.")]
+    card = SecondAgentRequestCard(record.vid, turn.agent.object_id, turn.agent.display_name or "A helpdesk agent",
+                                  turn.conversation_id, record.target_name, record.target_upn, record.ticket or "",
+                                  clock_text(record.expires_at(), timezone.utc, seconds=False) + " UTC")
+    try:
+        await s.notifier.to_conversation(channel, card)
+    except DeliveryFailed:
+        return [Text("I could not post the approval request to the helpdesk channel. Ask for the code in the "
+                     "helpdesk channel instead.")]
+    await s.audit.append(events.APPROVAL_REQUESTED, turn.agent.object_id, record.target_upn,
+                         {"vid": record.vid, "proof": SECOND_AGENT_APPROVAL, "channel": "helpdesk"})
+    return [Text("A second agent must approve: I posted the request to the helpdesk channel and will tell you "
+                 "here when it is answered.")]
+
+
+async def tell_requester(s: Services, record: Verification, message) -> None:
+    """Best effort: the requester's conversation hears of an approval or denial given elsewhere."""
+    if not record.conversation_id:
+        return
+    try:
+        await s.notifier.to_conversation(record.conversation_id, message)
+    except DeliveryFailed:
+        s.log.error("the requester could not be told of an approval outcome")
+        await append_best_effort(s, events.ALERT_FAILED, "otpbot", record.target_upn, {"channel": "requester"})
 
 
 async def mail_target(s: Services, record: Verification, now: datetime) -> None:

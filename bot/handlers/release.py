@@ -9,6 +9,7 @@ from ..core import verification as v
 from ..core.errors import DeliveryFailed, DependencyUnavailable, SeedUnusable, UserError, VerificationError
 from ..core.lifecycle import releasable
 from ..core.models import Seed
+from ..core.proofs import DECLARATIONS
 from ..core.totp import code_at, group_code
 from ..core.verification import Verification
 from ..core.views import ActionOutcome, CodeCard, Text
@@ -45,18 +46,18 @@ async def release(s: Services, action: Action, key: str, record: Verification, e
 
 
 async def _release_locked(s: Services, action: Action, key: str, record: Verification):
-    zone = agent_zone(action.timezone)
+    zone = agent_zone(record.timezone)  # the requester's zone when they asked: `at 14:30` means their 14:30
     try:
         now = s.clock.now()
         instant = resolve_instant(record.window, now, zone, s.windows)
         seed = await s.secrets.get_seed(record.target_oid)
-        _require_releasable(seed, record, now)
+        require_releasable(seed, record.target_name, now)
         window = plan_window(instant, now, seed.params.period, s.windows)
         # Computed before the audit write, so a bad seed leaves no false release record; sent only after it.
         code = group_code(code_at(seed.secret, seed.params, window.instant))
         await s.audit.append(events.CODE_RELEASED, action.agent.object_id, record.target_upn, {
             "vid": record.vid, "ticket": record.ticket or "", "proofs": ",".join(record.required),
-            "approvers": ",".join(f"{p}={oid}" for p, oid in record.done.items() if p != v.CALLBACK),
+            "approvers": ",".join(f"{p}={oid}" for p, oid in record.done.items() if not DECLARATIONS[p].by_requester),
             "window": record.window.text, "delivery": s.delivery,
             "step_start": window.step_start.isoformat(), "step_end": window.step_end.isoformat(),
             "accepted_until": window.accepted_until.isoformat(),
@@ -107,14 +108,15 @@ async def _schedule_expiry(s: Services, sent, accepted_until, record: Verificati
         s.log.error("could not schedule the expiry of a delivered code: %s", type(error).__name__)
 
 
-def _require_releasable(seed: Seed, record: Verification, now) -> None:
+def require_releasable(seed: Seed, target_name: str, now) -> None:
+    """Also checked before any dialog starts (handlers/code.py), on the seed's metadata."""
     if not seed.enabled:
-        raise SeedUnusable(f"The token seed for {record.target_name} is disabled. No code was released.")
+        raise SeedUnusable(f"The token seed for {target_name} is disabled. No code was released.")
     if seed.expires_at is not None and seed.expires_at <= now:
-        raise SeedUnusable(f"The token seed for {record.target_name} has expired. No code was released.")
+        raise SeedUnusable(f"The token seed for {target_name} has expired. No code was released.")
     if not releasable(seed.status):
         raise SeedUnusable(
-            f"The token for {record.target_name} is {seed.status.value}; codes are only released for tokens "
+            f"The token for {target_name} is {seed.status.value}; codes are only released for tokens "
             "that are burned or shipped. No code was released."
         )
 

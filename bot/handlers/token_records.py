@@ -22,7 +22,7 @@ from ..core.models import Person, Seed, TokenStatus
 from ..core.ports import LISTED_PREFIXES
 from .context import Services, append_best_effort
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("otpbot." + __name__.removeprefix("bot."))  # under "otpbot": exported
 ACTIVE = (TokenStatus.BURNED, TokenStatus.SHIPPED, TokenStatus.DELIVERED)  # not overwritten without a lead
 OPEN_PREFIX = LISTED_PREFIXES[0]
 _INDEXED = ("upn", "status", "burned_at", "shipped_at", "carrier", "tracking")

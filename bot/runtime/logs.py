@@ -13,9 +13,14 @@ _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 MAX_MESSAGE = 500
 
 
+def sanitised_message(record: logging.LogRecord) -> str:
+    """The record's message as every sink may see it (stderr and the telemetry exporter alike)."""
+    return _BEARER.sub("Bearer [redacted]", _CONTROL.sub(" ", record.getMessage()))[:MAX_MESSAGE]
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = _BEARER.sub("Bearer [redacted]", _CONTROL.sub(" ", record.getMessage()))[:MAX_MESSAGE]
+        message = sanitised_message(record)
         line = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
                 "logger": record.name, "message": message}
         if record.exc_info and record.exc_info[0] is not None:

@@ -7,9 +7,14 @@ Without a connection string nothing is imported and `span` costs one attribute c
 
 from __future__ import annotations
 
+import copy
 import logging
 from contextlib import nullcontext
 
+from .logs import sanitised_message
+
+SERVICE_NAME = "otpbot"
+EXPORTED_LOGGER = "otpbot"  # every logger of the package is named under it (a test checks)
 _tracer = None
 
 
@@ -19,12 +24,38 @@ def configure(connection_string: str | None) -> bool:
         return False
     from azure.monitor.opentelemetry import configure_azure_monitor
     from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
 
-    # logger_name scopes log export to our own loggers, which never carry secrets.
-    configure_azure_monitor(connection_string=connection_string, logger_name="otpbot", enable_live_metrics=False)
-    _tracer = trace.get_tracer("otpbot")
+    # logger_name scopes log export to the package's loggers; their records are sanitised as for stderr.
+    configure_azure_monitor(connection_string=connection_string, logger_name=EXPORTED_LOGGER,
+                            enable_live_metrics=False, resource=Resource.create({"service.name": SERVICE_NAME}),
+                            sampling_ratio=1.0)  # every request: a helpdesk bot has little traffic (the default
+    # rate-limited sampler drops spans, the first ones included)
+    exported = logging.getLogger(EXPORTED_LOGGER)
+    exported.handlers[:] = [h if isinstance(h, SanitisingHandler) else SanitisingHandler(h) for h in exported.handlers]
+    _tracer = trace.get_tracer(SERVICE_NAME)
     logging.getLogger("otpbot.telemetry").info("exporting traces and logs to Application Insights")
     return True
+
+
+class SanitisingHandler(logging.Handler):
+    """Hands the exporter a copy of each record with the stderr rules applied: control characters and bearer
+    tokens out, length capped, the exception by its type only (the exporter would send its text and traceback)."""
+
+    def __init__(self, inner: logging.Handler) -> None:
+        super().__init__(inner.level)
+        self.inner = inner
+
+    def emit(self, record: logging.LogRecord) -> None:
+        clean = copy.copy(record)
+        clean.msg, clean.args = sanitised_message(record), None
+        if record.exc_info and record.exc_info[0] is not None:
+            setattr(clean, "exception.type", record.exc_info[0].__name__)
+        clean.exc_info = clean.exc_text = clean.stack_info = None
+        self.inner.handle(clean)
+
+    def flush(self) -> None:
+        self.inner.flush()
 
 
 def use_tracer(tracer) -> None:
@@ -33,12 +64,15 @@ def use_tracer(tracer) -> None:
     _tracer = tracer
 
 
-def span(name: str, **attributes) -> "_Span":
+def span(name: str, kind: str = "internal", **attributes) -> "_Span":
     """A span usable with `with` and `async with`; yields None when tracing is off. An exception is recorded by
     its type only (OpenTelemetry's default records its message and traceback, which can carry request data)."""
     if _tracer is None:
         return _Span(nullcontext())
-    return _Span(_tracer.start_as_current_span(name, attributes={k: str(v) for k, v in attributes.items()},
+    from opentelemetry.trace import SpanKind
+
+    return _Span(_tracer.start_as_current_span(name, kind=SpanKind[kind.upper()],
+                                               attributes={k: str(v) for k, v in attributes.items()},
                                                record_exception=False, set_status_on_exception=False))
 
 

@@ -32,6 +32,12 @@ param leadGroupId string = ''
 param allowedChannelIds string = ''
 param alertsChannelId string = ''
 
+@description('https://<resource>.communication.azure.com: the SMS sender of the phone_code proof.')
+param acsEndpoint string = ''
+param smsFromNumber string = ''
+param organisationName string = ''
+param smsCountries string = ''
+
 @description('Seconds App Service waits after SIGTERM before killing the app (WEBSITES_CONTAINER_STOP_TIME_LIMIT; platform default 5, max 120). Keep gunicorn\'s graceful_timeout below it.')
 @minValue(5)
 @maxValue(120)
@@ -96,7 +102,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       http20Enabled: true
-      healthCheckPath: '/healthz'
+      healthCheckPath: '/readyz'  // vault, storage, OpenID keys; /healthz stays liveness
       remoteDebuggingEnabled: false
       webSocketsEnabled: false
       use32BitWorkerProcess: false
@@ -147,6 +153,22 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'OTPBOT_ALERTS_CHANNEL_ID'
           value: alertsChannelId
+        }
+        {
+          name: 'OTPBOT_ACS_ENDPOINT'
+          value: acsEndpoint
+        }
+        {
+          name: 'OTPBOT_SMS_FROM'
+          value: smsFromNumber
+        }
+        {
+          name: 'OTPBOT_ORG_NAME'
+          value: organisationName
+        }
+        {
+          name: 'OTPBOT_SMS_COUNTRIES'
+          value: smsCountries
         }
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -218,6 +240,7 @@ resource appLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   }
 }
 
+output id string = app.id
 output name string = app.name
 output hostName string = app.properties.defaultHostName
 output possibleOutboundIps array = split(app.properties.possibleOutboundIpAddresses, ',')

@@ -120,10 +120,11 @@ async def test_local_directory_exact_matches_only(tmp_path):
     path.write_text(DIRECTORY_CSV)
     directory = LocalDirectory(path)
     assert await directory.find_by_upn("alice@contoso.example") == Person(
-        "alice@contoso.example", "00000000-0000-4000-8000-0000000000c1", "Alice User", "+44 20 7946 0958",
-        "mia@contoso.example")
+        "alice@contoso.example", "00000000-0000-4000-8000-0000000000c1", "Alice User", "+44 7700 900958",
+        "mia@contoso.example", mobile="+44 7700 900958")
     assert await directory.find_by_upn("alice@contoso") is None
-    assert (await directory.find_by_upn("carol@contoso.example")).phone_of_record is None
+    carol = await directory.find_by_upn("carol@contoso.example")  # a landline only: called back, never texted
+    assert (carol.phone_of_record, carol.mobile) == ("+44 20 7946 0959", None)
     bad = tmp_path / "bad.csv"
     bad.write_text("upn,object_id\n")
     with pytest.raises(ValueError):

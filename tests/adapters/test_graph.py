@@ -53,7 +53,8 @@ def alice(graph_mock) -> str:
 
 async def test_find_by_upn_returns_the_exact_person_with_mobile_and_manager(graph_mock, client, alice):
     person = await GraphDirectory(client).find_by_upn("alice@contoso.example")
-    assert person == Person("alice@contoso.example", ALICE_OID, "Alice User", ALICE_MOBILE, "lee@contoso.example")
+    assert person == Person("alice@contoso.example", ALICE_OID, "Alice User", ALICE_MOBILE, "lee@contoso.example",
+                            mobile=ALICE_MOBILE)
     assert graph_mock.raw_paths == [f"/v1.0/users/alice@contoso.example{SELECT}",
                                     f"/v1.0/users/{ALICE_OID}/manager?$select=userPrincipalName"]
 
@@ -94,7 +95,7 @@ async def test_special_characters_are_percent_encoded_in_the_path(graph_mock, cl
     guest = graph_mock.add_user("ada_fabrikam.com#EXT#@contoso.example", display_name="Ada Guest")
     directory = GraphDirectory(client)
     assert await directory.find_by_upn("o'neil@contoso.example") == Person(
-        "o'neil@contoso.example", oid, "Pat O'Neil", "+353 1 555 0100", None)
+        "o'neil@contoso.example", oid, "Pat O'Neil", "+353 1 555 0100", None, mobile="+353 1 555 0100")
     assert (await directory.find_by_upn("ada_fabrikam.com#EXT#@contoso.example")).object_id == guest
     assert graph_mock.raw_paths[0] == f"/v1.0/users/o%27neil@contoso.example{SELECT}"
     assert graph_mock.raw_paths[2] == f"/v1.0/users/ada_fabrikam.com%23EXT%23@contoso.example{SELECT}"
@@ -104,9 +105,9 @@ async def test_a_disabled_account_is_found_and_marked_disabled(graph_mock, clien
     oid = graph_mock.add_user("gone@contoso.example", display_name="Gone User", mobile="+1 425 555 0199",
                               enabled=False)
     assert await GraphDirectory(client).find_by_upn("gone@contoso.example") == Person(
-        "gone@contoso.example", oid, "Gone User", "+1 425 555 0199", None, enabled=False)
+        "gone@contoso.example", oid, "Gone User", "+1 425 555 0199", None, enabled=False, mobile="+1 425 555 0199")
     assert await GraphDirectory(client).find_by_object_id(oid) == Person(
-        "gone@contoso.example", oid, "Gone User", "+1 425 555 0199", None, enabled=False)
+        "gone@contoso.example", oid, "Gone User", "+1 425 555 0199", None, enabled=False, mobile="+1 425 555 0199")
 
 
 async def test_missing_account_enabled_fails_closed(graph_mock, client):
@@ -120,7 +121,8 @@ async def test_missing_account_enabled_fails_closed(graph_mock, client):
 
 async def test_find_by_object_id(graph_mock, client, alice):
     directory = GraphDirectory(client)
-    expected = Person("alice@contoso.example", ALICE_OID, "Alice User", ALICE_MOBILE, "lee@contoso.example")
+    expected = Person("alice@contoso.example", ALICE_OID, "Alice User", ALICE_MOBILE, "lee@contoso.example",
+                      mobile=ALICE_MOBILE)
     assert await directory.find_by_object_id(ALICE_OID.upper()) == expected
     assert await directory.find_by_object_id("00000000-0000-4000-8000-000000000999") is None
     assert await directory.find_by_object_id("alice@contoso.example") is None  # not an id: no request at all

@@ -23,7 +23,7 @@ from bot.adapters.teams.wire import ActivitySerializer
 from bot.adapters.teams.cards import message_of
 from bot.adapters.teams.cards import render
 from bot.core.commands import COMMANDS
-from bot.core.views import CodeCard, HelpCard, RevealCard, Text, VerifyCard
+from bot.core.views import CardField, CodeCard, HelpCard, RevealCard, Text, VerifyCard
 from bot.adapters.teams import wire
 from bot.adapters.teams.wire import activity_from
 from tests.support.teams import card_action, message
@@ -46,9 +46,13 @@ def as_reply(activity: Activity, incoming: dict) -> Activity:
 VIEWS = [
     Text("Cancelled the verification for Alice User. Nothing was released."),
     HelpCard(COMMANDS),
-    VerifyCard("vid-1", "Alice User", "alice@contoso.example", "•••••••• 0958", "now", "09:10",
-               "00000000-0000-4000-8000-0000000000a1", "callback to the number of record", True, "Mia Manager",
-               "Enter the ticket reference."),
+    VerifyCard("vid-1", "Alice User", "alice@contoso.example", "now", "09:10",
+               "00000000-0000-4000-8000-0000000000a1", "callback to the number of record, manager approval",
+               ("Hang up and call Alice User back on the number of record: **•••••••• 0958**.",),
+               (CardField("ticket", "Ticket or case reference", "text", 40, "Enter the ticket reference."),
+                CardField("calledBack", "I called back on the number of record and reached the user.", "toggle")),
+               ("Verify", "verify"), None, True, "", ("Mia Manager (manager of record) is asked to approve in Teams.",),
+               None, "Enter the ticket reference."),
     RevealCard("vid-1", "Alice User", "alice@contoso.example", "now", "00000000-0000-4000-8000-0000000000a1",
                "manager approval"),
     CodeCard("Alice User", "alice@contoso.example", "361 520", "09:00:00", "09:00:30", "09:01:30", "UTC"),

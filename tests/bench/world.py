@@ -115,6 +115,8 @@ class World:
             "OTPBOT_OPENID_METADATA_URL": self.openid.metadata_url,
             "OTPBOT_LIMIT_PER_AGENT": PERMISSIVE_LIMIT, "OTPBOT_LIMIT_PER_TARGET": PERMISSIVE_LIMIT,
             "OTPBOT_LIMIT_GLOBAL": PERMISSIVE_LIMIT,
+            # The benchmark measures the callback dialog (no SMS service here), a policy still accepted.
+            "OTPBOT_PROOFS_STANDARD": "callback", "OTPBOT_PROOFS_PRIVILEGED": "callback,second_agent_approval",
             "BENCH_KV_URL": self.kv.url, "SSL_CERT_FILE": str(self.kv.cert.cert),
         }
 

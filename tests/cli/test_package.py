@@ -20,7 +20,7 @@ from bot.cli import package as packaging
 from bot.cli.package import PackagingError, build_app_package, parse_env_file, render_manifest, values_from_env
 
 REPO = Path(__file__).resolve().parents[2]
-MANIFEST_DIR = REPO / "manifest"
+MANIFEST_DIR = REPO / "appPackage"
 OFFICIAL_SCHEMA = REPO.parent / "shared" / "schemas" / "teams" / "v1.30" / "MicrosoftTeams.schema.json"
 from bot.core.commands import COMMANDS as CORE_COMMANDS
 
@@ -45,7 +45,7 @@ def official_schema() -> dict:
 
 
 def template() -> dict:
-    return json.loads((MANIFEST_DIR / "manifest.template.json").read_text(encoding="utf-8"))
+    return json.loads((MANIFEST_DIR / "manifest.json").read_text(encoding="utf-8"))
 
 
 def rendered() -> dict:

@@ -104,7 +104,10 @@ def _bot_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OTPBOT_", "Microsoft")) and k.lower() not in {"http_proxy", "https_proxy",
                                                                                "all_proxy", "no_proxy"}}
-    env.update({"OTPBOT_DATA_DIR": str(data_dir), "OTPBOT_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    env.update({"OTPBOT_DATA_DIR": str(data_dir), "OTPBOT_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+                # This transcript walks the callback dialog (a policy still accepted); the default phone_code
+                # dialog is walked through the same HTTP edge in tests/transcripts/test_phone_code_dialog.py.
+                "OTPBOT_PROOFS_STANDARD": "callback", "OTPBOT_PROOFS_PRIVILEGED": "callback,second_agent_approval"})
     return env
 
 

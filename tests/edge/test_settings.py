@@ -8,7 +8,9 @@ APP = "11111111-2222-4333-8444-555555555555"
 TENANT = "66666666-7777-4888-9999-000000000000"
 GOOD = {"MicrosoftAppId": APP, "MicrosoftAppTenantId": TENANT, "MicrosoftAppType": "UserAssignedMSI",
         "OTPBOT_KEYVAULT_URL": "https://kv.vault.azure.net/", "OTPBOT_DIRECTORY_FILE": "/etc/otpbot/dir.csv",
-        "OTPBOT_AGENT_OBJECT_IDS": "00000000-0000-4000-8000-0000000000a1"}
+        "OTPBOT_AGENT_OBJECT_IDS": "00000000-0000-4000-8000-0000000000a1",
+        "OTPBOT_ORG_NAME": "Contoso", "OTPBOT_ACS_ENDPOINT": "https://otpbot-sms.unitedstates.communication.azure.com",
+        "OTPBOT_SMS_FROM": "+1 800 555 0123"}
 
 
 def refused(env: dict) -> str:
@@ -47,10 +49,37 @@ def test_single_tenant_needs_a_password():
      "Refusing to start: set OTPBOT_AGENT_GROUP_ID (or OTPBOT_AGENT_OBJECT_IDS); otherwise nobody could use the bot."),
     ({"OTPBOT_PROOFS_STANDARD": "callback,birth_date"},
      "Refusing to start: OTPBOT_PROOFS_STANDARD names birth_date, which a caller can recite; an attacker on the phone "
-     "can learn it, so it is not proof. Use callback, manager_approval, second_agent_approval."),
+     "can learn it, so it is not proof. Use callback, phone_code, manager_approval, second_agent_approval."),
     ({"OTPBOT_PROOFS_PRIVILEGED": "callback"},
      "Refusing to start: OTPBOT_PROOFS_PRIVILEGED must name two proofs, one of them an approval by someone other "
-     "than the requester (manager_approval or second_agent_approval)."),
+     "than the requester (manager_approval or second_agent_approval); otherwise one agent alone could release a "
+     "code for a privileged target."),
+    ({"OTPBOT_PROOFS_PRIVILEGED": "callback,phone_code"},  # two proofs, but both given by the requester
+     "Refusing to start: OTPBOT_PROOFS_PRIVILEGED must name two proofs, one of them an approval by someone other "
+     "than the requester (manager_approval or second_agent_approval); otherwise one agent alone could release a "
+     "code for a privileged target."),
+    ({"OTPBOT_PROOFS_NO_MOBILE": "callback"},  # privileged targets without a mobile use it too
+     "Refusing to start: OTPBOT_PROOFS_NO_MOBILE must name two proofs, one of them an approval by someone other "
+     "than the requester (manager_approval or second_agent_approval); otherwise one agent alone could release a "
+     "code for a privileged target."),
+    ({"OTPBOT_PROOFS_NO_MOBILE": "phone_code,second_agent_approval"},
+     "Refusing to start: OTPBOT_PROOFS_NO_MOBILE is used when there is no mobile number to text, so it cannot name "
+     "phone_code."),
+    ({"OTPBOT_ACS_ENDPOINT": ""},
+     "Refusing to start: the proof policy texts codes (phone_code) but OTPBOT_ACS_ENDPOINT is not set (see README, "
+     "Configuration)."),
+    ({"OTPBOT_ACS_ENDPOINT": "https://evil.example.com"},
+     "Refusing to start: OTPBOT_ACS_ENDPOINT must be https://<resource>.communication.azure.com."),
+    ({"OTPBOT_SMS_FROM": "0800 555 0123"},
+     "Refusing to start: OTPBOT_SMS_FROM must be the resource's number in international format, e.g. +18005550123."),
+    ({"OTPBOT_ORG_NAME": "Contoso Ünïcode 🙂"},
+     "Refusing to start: OTPBOT_ORG_NAME must use GSM-7 characters only (plain Latin letters, digits, common "
+     "punctuation)."),
+    ({"OTPBOT_ORG_NAME": "C" * 60},
+     "Refusing to start: OTPBOT_ORG_NAME is too long: the text would need 177 of the 160 characters of one SMS."),
+    ({"OTPBOT_SMS_COUNTRIES": "GB,Narnia"},
+     "Refusing to start: OTPBOT_SMS_COUNTRIES holds 'NARNIA'; list ISO country letters (GB, IE) or calling codes "
+     "(+44, +353)."),
     ({"OTPBOT_CODE_DELIVERY": "conversation"},
      "Refusing to start: OTPBOT_CODE_DELIVERY=conversation posts codes where everyone in the conversation can read "
      "them; set OTPBOT_ALLOW_CODE_IN_CONVERSATION=true to accept that."),

@@ -133,7 +133,8 @@ def production_env(tmp_path, metadata_url: str) -> dict:
         "MicrosoftAppPassword": "unused: the outbound token fetch is stubbed",
         "OTPBOT_KEYVAULT_URL": "https://otpbot-test.vault.azure.net/", "OTPBOT_DATA_DIR": str(tmp_path),
         "OTPBOT_DIRECTORY_FILE": str(tmp_path / "directory.csv"), "OTPBOT_AGENT_OBJECT_IDS": ADA_PERSON.object_id,
-        "OTPBOT_OPENID_METADATA_URL": metadata_url,
+        "OTPBOT_OPENID_METADATA_URL": metadata_url, "OTPBOT_ORG_NAME": "Contoso",
+        "OTPBOT_ACS_ENDPOINT": "https://otpbot-test.communication.azure.com", "OTPBOT_SMS_FROM": "+18005550123",
     }
 
 

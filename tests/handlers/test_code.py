@@ -7,10 +7,10 @@ import pytest
 from bot.adapters.group_roles import GroupRoles
 from bot.app import SERVICES
 from bot.core.errors import DependencyUnavailable
-from bot.core.models import Person
+from bot.core.models import Person, Seed
 from bot.core.views import ApprovalRequestCard, CodeCard, Text
 from bot.handlers import AUDIT_DOWN, DUPLICATE
-from tests.support.harness import ALICE, card_of, start_harness, texts
+from tests.support.harness import ALICE, RFC_SEED, card_of, start_harness, texts
 from tests.support.fakes import FakeGroups
 from tests.support.graph_mock import graph_mock  # noqa: F401  (fixture)
 from tests.support.teams import ADA, BEN, LEE, MIA, PERSONAL, card_action, message
@@ -109,6 +109,8 @@ async def test_a_hundred_rapid_requests_from_one_agent(h):
     for i in range(20):
         h.directory.people[f"user{i}@contoso.example"] = Person(
             f"user{i}@contoso.example", f"00000000-0000-4000-8000-0000000100{i:02d}", f"User {i}", "+1 555 0100")
+        h.secrets.seeds[f"00000000-0000-4000-8000-0000000100{i:02d}"] = Seed(
+            f"00000000-0000-4000-8000-0000000100{i:02d}", f"user{i}@contoso.example", RFC_SEED)
     replies = []
     for i in range(100):
         replies += await h.say(f"code user{i % 20}@contoso.example", id=f"rapid-{i}")

@@ -81,7 +81,8 @@ async def test_a_disabled_manager_cannot_approve(clock, tmp_path):
         assert texts(await h.say("code alice@contoso.example", user=LEE)) == [
             "Alice User needs manager approval, but has no manager of record who could approve. No code can be "
             "released."]
-        assert h.audit.entries == []  # refused before anything is audited or counted
+        assert [(r.event, r.details) for r in h.audit.entries] == [  # refused before anything is counted
+            ("verification.refused", {"reason": "no_manager_of_record"})]
         assert h.notifier.to_users == [] and h.notifier.to_conversations == []  # no approval request to anyone
         assert h.coordination.counters == {}
         assert h.store.reads == 0

@@ -42,6 +42,14 @@ class FakeSecretStore:
             raise self.fail
         self.seeds[seed.object_id] = seed
 
+    async def describe(self, object_id: str) -> Seed:
+        """Metadata only: does not count as a read of the seed."""
+        if object_id not in self.seeds:
+            raise SeedNotFound(f"No token is enrolled for {object_id}.")
+        from dataclasses import replace
+
+        return replace(self.seeds[object_id], secret="")
+
     async def close(self) -> None:
         pass
 

@@ -280,11 +280,21 @@ async def test_audit_sink_down_releases_nothing(harness):
     assert sent == []
 
 
-async def test_disabled_seed_is_refused(harness):
+async def test_disabled_seed_is_refused_before_any_dialog(harness):
     from dataclasses import replace
     harness.secrets.seeds[ALICE.object_id] = replace(harness.secrets.seeds[ALICE.object_id], enabled=False)
+    assert texts(await harness.say("code alice@contoso.example")) == [
+        "The token seed for Alice User is disabled. No code was released."]
+    assert [(r.event, r.details) for r in harness.audit.entries] == [
+        ("verification.refused", {"reason": "token_unusable"})]
+    assert not [k for k in harness.coordination.counters if k.startswith("rate/")]  # a refusal costs no attempt
+
+
+async def test_seed_disabled_after_the_dialog_started_is_refused_at_show_code(harness):
+    from dataclasses import replace
     vid = await start(harness)
     await verify(harness, vid)
+    harness.secrets.seeds[ALICE.object_id] = replace(harness.secrets.seeds[ALICE.object_id], enabled=False)
     body, _ = await harness.click("reveal", {"vid": vid})
     assert invoke_texts(body) == ["The token seed for Alice User is disabled. No code was released."]
 

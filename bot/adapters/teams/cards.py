@@ -7,7 +7,8 @@ from functools import singledispatch
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
-from ...core.views import ApprovalRequestCard, AuditCard, CodeCard, HelpCard, RevealCard, Text, VerifyCard
+from ...core.views import (ApprovalRequestCard, AuditCard, CodeCard, HelpCard, RevealCard, SecondAgentRequestCard,
+                           Text, VerifyCard)
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -26,6 +27,12 @@ def _text(text: str, **style) -> dict:
 
 def _execute(title: str, verb: str, data: dict, **style) -> dict:
     return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **style}
+
+
+def _no_inputs(title: str, verb: str, data: dict, **style) -> dict:
+    """An action that takes no input (Cancel, Send again, an approval by someone else, Show code): Teams' and the
+    Playground's renderer validate every required input of the card before any other action is sent."""
+    return {**_execute(title, verb, data, **style), "associatedInputs": "none"}
 
 
 def message_of(view, refresh_for: str | None = None) -> Activity:
@@ -65,33 +72,60 @@ def _(view: VerifyCard) -> dict:
         _text(f"Verify the caller for {view.target_name} ({view.target_upn})", weight="Bolder"),
         _text(f"Window: {view.window_text}. This verification expires at {view.expires_text}."),
         _text(f"Proofs needed: {view.proofs_text}."),
-        _text(f"1. Hang up and call {view.target_name} back on the number of record: **{view.phone_hint}**. "
-              "Never use a number the caller gives you."),
-        {"type": "Input.Text", "id": "ticket", "label": "2. Ticket or case reference", "isRequired": True,
-         "maxLength": 40, "errorMessage": "Enter the ticket reference."},
-        {"type": "Input.Toggle", "id": "calledBack", "valueOn": "true", "valueOff": "false", "value": "false",
-         "title": "I called back on the number of record and reached the user."},
     ]
-    if view.manager_name:
-        body.insert(3, _text(f"{view.manager_name} (manager of record) is asked to approve in Teams."))
     if view.error:
         body.insert(1, _text(view.error, color="Attention"))
+    body += [_text(line) for line in view.waiting]
+    number = 0
+    for number, line in enumerate(view.steps, 1):
+        body.append(_text(f"{number}. {line}"))
+    if view.ticket:
+        body.append(_text(f"Ticket: {view.ticket}."))
+    for item in view.fields:
+        if item.kind == "toggle":
+            body.append({"type": "Input.Toggle", "id": item.id, "valueOn": "true", "valueOff": "false",
+                         "value": "false", "title": item.label})
+            continue
+        number += 1 if item.id == "ticket" else 0
+        label = f"{number}. {item.label}" if item.id == "ticket" else item.label
+        body.append({"type": "Input.Text", "id": item.id, "label": label, "isRequired": True,
+                     "maxLength": item.max_length, "errorMessage": item.error})
     data = {"vid": view.vid, "requester": view.requester}
-    actions = [_execute("Verify", "verify", data, style="positive"), _execute("Cancel", "cancel", data)]
+    title, verb = view.submit
+    actions = [_execute(title, verb, data, style="positive")]
+    if view.send_again:
+        actions.append(_no_inputs(view.send_again, "send_code", data))
+    actions.append(_no_inputs("Cancel", "cancel", data))
     if view.second_agent:
-        actions.append(_execute("Approve as second agent", "approve_agent", data))
+        actions.append(_no_inputs("Approve as second agent", "approve_agent", data))
     return _card(body, actions)
 
 
 @render.register
 def _(view: RevealCard) -> dict:
-    body = [_text(f"Callback recorded for {view.target_name} ({view.target_upn}).", weight="Bolder")]
+    body = [_text(f"{view.headline} for {view.target_name} ({view.target_upn}).", weight="Bolder")]
     if view.waiting:
         body.append(_text(f"Still waiting for: {view.waiting}. Press Show code once it is given."))
     body.append(_text(f"Window: {view.window_text}. Press Show code when you are ready to read it out; "
                       "it is shown only to you and can be shown once."))
-    return _card(body, [_execute("Show code", "reveal", {"vid": view.vid, "requester": view.requester},
-                                 style="positive")])
+    data = {"vid": view.vid, "requester": view.requester}
+    actions = [_no_inputs("Show code", "reveal", data, style="positive")]
+    if view.second_agent:
+        actions.append(_no_inputs("Approve as second agent", "approve_agent", data))
+    return _card(body, actions)
+
+
+@render.register
+def _(view: SecondAgentRequestCard) -> dict:
+    data = {"vid": view.vid, "requester": view.requester, "conversation": view.conversation_id}
+    return _card(
+        [_text("Second agent approval needed", weight="Bolder"),
+         _text(f"{view.requester_name} asks, in a personal chat, to release a one-time sign-in code for "
+               f"{view.target_name} ({view.target_upn}), a privileged account."),
+         _text("Approve only if you know the request is genuine (ask the requester). "
+               f"The request expires at {view.expires_text}.")],
+        [_no_inputs("Approve as second agent", "approve_agent", data, style="positive")],
+    )
 
 
 @render.register
@@ -103,8 +137,8 @@ def _(view: ApprovalRequestCard) -> dict:
                f"({view.target_upn}), whose manager of record you are."),
          _text("Approve only if you know that this person asked the helpdesk for a code. "
                f"The request expires at {view.expires_text}.")],
-        [_execute("Approve", "approve_manager", data, style="positive"),
-         _execute("Deny", "deny_manager", data, style="destructive")],
+        [_no_inputs("Approve", "approve_manager", data, style="positive"),
+         _no_inputs("Deny", "deny_manager", data, style="destructive")],
     )
 
 

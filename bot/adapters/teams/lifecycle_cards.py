@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...core.pending import PAGE_SIZE
 from ...core.views import EnrollCard, PendingCard, RunbookCard
-from .cards import _card, _execute, _text, render
+from .cards import _card, _execute, _no_inputs, _text, render
 
 SECRET_HELP = ("Enter the secret key shown under \"Can't scan image?\" (spaces and lower case are fine), or an "
                "otpauth://totp/ link, whose period, digits and algorithm then win. It is hidden, checked against "
@@ -52,7 +52,7 @@ def _(view: EnrollCard) -> dict:
     data = {"upn": view.target_upn, **({"run": view.run} if view.run else {})}
     actions = [_execute("Check code and save", "enroll", data, style="positive")]
     if view.run:
-        actions.append(_execute("Abort", "provision_abort", {"run": view.run}, style="destructive"))
+        actions.append(_no_inputs("Abort", "provision_abort", {"run": view.run}, style="destructive"))
     card = _card(body, actions)
     card["version"] = "1.5"
     return card
@@ -70,7 +70,7 @@ def _(view: RunbookCard) -> dict:
         body += [_input("carrier", "Carrier", maxLength=40), _input("tracking", "Tracking number", maxLength=40)]
     return _card(body, [
         _execute(view.done_label, "provision_step", {"run": view.run, "step": view.step}, style="positive"),
-        _execute("Abort", "provision_abort", {"run": view.run}, style="destructive"),
+        _no_inputs("Abort", "provision_abort", {"run": view.run}, style="destructive"),
     ])
 
 

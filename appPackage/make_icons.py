@@ -3,7 +3,7 @@
 The committed PNGs are what ships; run this only to change them. It needs Pillow, which is not a
 project dependency -- use the tools venv:
 
-    .venv-tools/bin/python manifest/make_icons.py
+    .venv-tools/bin/python appPackage/make_icons.py
 
 Teams' rules: the color icon is a full-colour 192x192 PNG (Teams rounds the corners itself); the
 outline icon is 32x32, white (#FFFFFF) strokes on a fully transparent background. The glyph is a
