@@ -115,43 +115,11 @@ async def main_async(opts) -> int:
         data = work / "local"
         took = await import_tokens(data, opts.tokens)
         report(f"{opts.tokens:,} local enrolments (otpbot import --local)", f"{took:.1f} s", "≤ 30 s", took <= 30)
-
-        local = await make_services(data, azurite=None)
-        await measure_pending("SQLite", local.services)
-        await local.close()
-
-        took = build_sqlite_audit(data / "audit.sqlite", opts.sqlite_records, opts.tokens)
-        print(f"      (built {opts.sqlite_records:,} SQLite audit records in {took:.0f} s)", flush=True)
-        from bot.adapters.clock import SystemClock
-        from bot.adapters.sqlite import SqliteAuditLog
-
-        audit = SqliteAuditLog(data / "audit.sqlite", SystemClock())
-        await measure_audit_for(f"SQLite, {opts.sqlite_records:,} records", audit, opts.tokens, 1.0)
-        audit.close()
-        env = {**os.environ, "OTPBOT_DATA_DIR": str(data)}
-        otpbot = ["bot"]
-        measure_cli("otpbot audit verify (SQLite)", otpbot + ["audit", "verify"], env, opts.sqlite_records)
-        measure_cli("otpbot audit export (SQLite)", otpbot + ["audit", "export"], env, opts.sqlite_records)
-
-        azurite = start_azurite(work / "azurite")
-        shared = await make_services(data, azurite=azurite)
-        await shared.copy_records_to_blob()
-        summary, took, _ = await stalls_while(shared.sweep())
-        report(f"sweep, {opts.tokens:,} tokens (Azurite)", f"{took:.1f} s: {summary}",
-               "completes and posts one digest", "digest posted" in summary and "Stopped" not in summary
-               and len(shared.notifier.sent) == 1)
-        await measure_pending("Azurite", shared.services)
-
-        await shared.close()
-        table, trail = await make_table(azurite, "scaletrail")
-        took = await build_table_audit(table, opts.table_records, opts.tokens)
-        print(f"      (built {opts.table_records:,} Table audit records in {took:.0f} s)", flush=True)
-        await measure_audit_for(f"Azurite, {opts.table_records:,} records", trail, opts.tokens, 2.0)
-        await trail.close()
-        child_env = {**os.environ, **AZURITE_ENV(azurite, "scaletrail")}
-        child = ["tests.bench.scale_data"]
-        measure_cli("audit verify (Table on Azurite)", child + ["verify"], child_env, opts.table_records)
-        measure_cli("audit export (Table on Azurite)", child + ["export"], child_env, opts.table_records)
+        if opts.only != "azurite":
+            await sqlite_figures(opts, data)
+        if opts.only != "sqlite":
+            azurite = start_azurite(work / "azurite")
+            await azurite_figures(opts, data, azurite)
     finally:
         if azurite is not None:
             azurite.stop()
@@ -161,11 +129,52 @@ async def main_async(opts) -> int:
     return 1 if failed else 0
 
 
+async def sqlite_figures(opts, data: Path) -> None:
+    local = await make_services(data, azurite=None)
+    await measure_pending("SQLite", local.services)
+    await local.close()
+
+    took = build_sqlite_audit(data / "audit.sqlite", opts.sqlite_records, opts.tokens)
+    print(f"      (built {opts.sqlite_records:,} SQLite audit records in {took:.0f} s)", flush=True)
+    from bot.adapters.clock import SystemClock
+    from bot.adapters.sqlite import SqliteAuditLog
+
+    audit = SqliteAuditLog(data / "audit.sqlite", SystemClock())
+    await measure_audit_for(f"SQLite, {opts.sqlite_records:,} records", audit, opts.tokens, 1.0)
+    audit.close()
+    env = {**os.environ, "OTPBOT_DATA_DIR": str(data)}
+    otpbot = ["bot"]
+    measure_cli("otpbot audit verify (SQLite)", otpbot + ["audit", "verify"], env, opts.sqlite_records)
+    measure_cli("otpbot audit export (SQLite)", otpbot + ["audit", "export"], env, opts.sqlite_records)
+
+
+async def azurite_figures(opts, data: Path, azurite) -> None:
+    shared = await make_services(data, azurite=azurite)
+    await shared.copy_records_to_blob()
+    summary, took, _ = await stalls_while(shared.sweep())
+    report(f"sweep, {opts.tokens:,} tokens (Azurite)", f"{took:.1f} s: {summary}",
+           "completes and posts one digest", "digest posted" in summary and "Stopped" not in summary
+           and len(shared.notifier.sent) == 1)
+    await measure_pending("Azurite", shared.services)
+
+    await shared.close()
+    table, trail = await make_table(azurite, "scaletrail")
+    took = await build_table_audit(table, opts.table_records, opts.tokens)
+    print(f"      (built {opts.table_records:,} Table audit records in {took:.0f} s)", flush=True)
+    await measure_audit_for(f"Azurite, {opts.table_records:,} records", trail, opts.tokens, 2.0)
+    await trail.close()
+    child_env = {**os.environ, **AZURITE_ENV(azurite, "scaletrail")}
+    child = ["tests.bench.scale_data"]
+    measure_cli("audit verify (Table on Azurite)", child + ["verify"], child_env, opts.table_records)
+    measure_cli("audit export (Table on Azurite)", child + ["export"], child_env, opts.table_records)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=10_000)
     parser.add_argument("--sqlite-records", type=int, default=1_000_000)
     parser.add_argument("--table-records", type=int, default=200_000)
+    parser.add_argument("--only", choices=("sqlite", "azurite"), help="one storage's figures (the import runs always)")
     return asyncio.run(main_async(parser.parse_args()))
 
 

@@ -176,11 +176,18 @@ class Stores:
         found = await self.local_state.scan("open/")
         keys = [f"token/{key[len('open/'):]}" for key in found]
         records = await self.local_state.read(keys)
-        gate = asyncio.Semaphore(32)
+        from bot.core.errors import DependencyUnavailable
+
+        gate = asyncio.Semaphore(8)
 
         async def put(key: str) -> None:
             async with gate:
-                await self.services.state.write({key: {**records[key], "e_tag": "*"}})
+                for attempt in range(5):  # a busy Azurite on a shared machine: building data, not measuring
+                    try:
+                        return await self.services.state.write({key: {**records[key], "e_tag": "*"}})
+                    except DependencyUnavailable:
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                raise RuntimeError("Azurite did not take the token records")
 
         await asyncio.gather(*(put(key) for key in keys))
 
