@@ -38,6 +38,8 @@ NOT_FOUND = "No token is enrolled for that user."
 class LocalSecretStore:
     def __init__(self, path: Path, key_path: Path) -> None:
         self._path = Path(path)
+        if self._path.name == LEGACY_NAME:  # that name is the former format's, migrated from, never written
+            raise ValueError(f"the seed database is seeds.sqlite; {LEGACY_NAME} is only read, to migrate it")
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._aead = AESGCM(read_or_create_key(Path(key_path)))
         if not self._path.exists():
