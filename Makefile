@@ -12,7 +12,7 @@ PLAYGROUND_PORT ?= 56150
 PLAYGROUND_ENV := $(shell command -v xdg-open >/dev/null 2>&1 || echo TEAMSAPPTESTER_BROWSER=none)
 NETNS := $(shell [ "$$(id -u)" = 0 ] && echo "unshare -n" || echo "unshare -rn")
 
-.PHONY: run test test-fast bench bench-scale package requirements check-infra clean
+.PHONY: run test test-fast bench bench-scale package requirements check-infra clean doc-images
 
 run: $(PY_STAMP) $(NODE_STAMP)
 	@$(BIN)/otpbot demo
@@ -25,6 +25,10 @@ run: $(PY_STAMP) $(NODE_STAMP)
 
 test: $(PY_STAMP) $(NODE_STAMP)
 	OTPBOT_E2E_REQUIRE_NETNS=1 $(NETNS) sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -m "e2e or not e2e" $(PYTEST_ARGS)'
+
+# The README's pictures (docs/img/): the browser test's screenshots of the main cards.
+doc-images: $(PY_STAMP) $(NODE_STAMP)
+	OTPBOT_DOC_IMAGES=1 OTPBOT_E2E_REQUIRE_NETNS=1 $(NETNS) sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -m e2e tests/e2e/test_browser.py'
 
 test-fast: $(PY_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
