@@ -14,8 +14,11 @@ try:
 
     from . import web as edge
     from .core.policy import AllowListRoles, Authorizer
+    from .core.text import EscapedDirectory
     from .core.window import WindowPolicy
     from .handlers import Services
+    from .handlers.checkpoint import INTERVAL_S as CHECKPOINT_INTERVAL_S
+    from .handlers.checkpoint import checkpoint
     from .handlers.expiry import expire_due
     from .runtime.periodic import Periodic
     from .runtime.readiness import Readiness
@@ -82,12 +85,18 @@ async def _lifecycle(app: web.Application, settings: Settings, overrides: dict):
     app[edge.BOT] = OtpBot(services, notifier if isinstance(notifier, TeamsNotifier) else None)
     log.info("started in %s mode", "local" if settings.local else "production")
     expiries = Periodic("expire-delivered-codes", EXPIRY_INTERVAL_S, lambda: expire_due(services))
+    checkpoints = Periodic("audit-checkpoint", CHECKPOINT_INTERVAL_S, lambda: checkpoint(services))
     yield
     await expiries.stop()
+    await checkpoints.stop()
+    try:  # the last records of this run covered too
+        await checkpoint(services)
+    except Exception as error:
+        log.error("final audit checkpoint failed: %s", type(error).__name__)
     await sweeper.stop()
     await authentication.connectors.close()
-    for resource in (services.secrets, services.state, services.coordination, services.audit, services.sms, graph,
-                     credential):
+    for resource in (services.secrets, services.state, services.coordination, services.audit, services.sms,
+                     services.checkpoints, graph, credential):
         await close_resource(resource)
     await session.close()
 
@@ -129,7 +138,8 @@ def _services(settings: Settings, overrides: dict, notifier, graph, credential) 
     shared = _azure_storage(settings, clock, credential) if settings.storage_account_url else {}
     return Services(
         secrets=overrides.get("secrets") or _secret_store(settings, credential),
-        directory=overrides.get("directory") or _directory(settings, graph),
+        # display names reach cards and messages: escaped for Teams markdown once, here
+        directory=EscapedDirectory(overrides.get("directory") or _directory(settings, graph)),
         state=overrides.get("state") or shared.get("state") or _state(settings),
         audit=overrides.get("audit") or shared.get("audit") or _audit(settings, clock),
         clock=clock,
@@ -145,6 +155,7 @@ def _services(settings: Settings, overrides: dict, notifier, graph, credential) 
         sms=overrides.get("sms") or _sms(settings, clock, credential),
         countries=overrides.get("countries") or _countries(settings, graph),
         organisation=settings.organisation or "Contoso",
+        checkpoints=overrides["checkpoints"] if "checkpoints" in overrides else build_checkpoints(settings, credential),
     )
 
 
@@ -302,6 +313,28 @@ def _table_audit(settings: Settings, clock, credential, owns_credential: bool = 
 
     return TableAuditLog.from_account_url(settings.table_account_url, AUDIT_TABLE, credential, clock,
                                           owns_credential=owns_credential)
+
+
+def build_checkpoints(settings: Settings, credential=None):
+    """Where audit checkpoints live: Key Vault (the audit store's writers hold no role there), or locally a file
+    sealed with its own key (local mode, or a CLI run given no vault). The CLI closes it when done."""
+    if settings.local or not settings.keyvault_url:
+        from .adapters.audit_checkpoints import LocalCheckpoints
+
+        return LocalCheckpoints(settings.data_dir / "audit-checkpoint.json", settings.data_dir / "audit-checkpoint.key")
+
+    def key_vault():
+        from azure.keyvault.secrets.aio import SecretClient
+
+        from .adapters.audit_checkpoints import KeyVaultCheckpoints
+        from .adapters.azure_sdk import env_proxy_options
+        from .adapters.keyvault import client_options
+
+        client = SecretClient(settings.keyvault_url, credential or _LazyDefaultAzureCredential(),
+                              **{**client_options(), **env_proxy_options(settings.keyvault_url)})
+        return KeyVaultCheckpoints(client)
+
+    return _OnFirstUse(key_vault)
 
 
 def build_audit(settings: Settings, clock):

@@ -285,6 +285,8 @@ def _seed_from(name: str, value: str, props: SecretProperties, metadata_only: bo
         serial=tags.get("serial") or None,
         enabled=bool(props.enabled),
         expires_at=props.expires_on,
+        not_before=props.not_before,
+        version=props.version or "",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -91,6 +92,7 @@ def _record_from(seed: Seed) -> dict:
         "upn": seed.upn, "secret": seed.secret, "period": seed.params.period, "digits": seed.params.digits,
         "algorithm": seed.params.algorithm.value, "status": seed.status.value, "serial": seed.serial,
         "enabled": seed.enabled, "expires_at": seed.expires_at.isoformat() if seed.expires_at else None,
+        "not_before": seed.not_before.isoformat() if seed.not_before else None, "version": uuid.uuid4().hex,
     }
 
 
@@ -100,4 +102,6 @@ def _seed_from(object_id: str, r: dict) -> Seed:
         params=TotpParams(r["period"], r["digits"], r["algorithm"]), status=TokenStatus(r["status"]),
         serial=r.get("serial"), enabled=r.get("enabled", True),
         expires_at=datetime.fromisoformat(r["expires_at"]) if r.get("expires_at") else None,
+        not_before=datetime.fromisoformat(r["not_before"]) if r.get("not_before") else None,
+        version=r.get("version") or "",
     )

@@ -37,3 +37,4 @@ PROVISION_COMPLETED = "provision.completed"
 SWEEPER_DISABLED = "sweeper.disabled"
 SWEEPER_REMINDED = "sweeper.reminded"
 SWEEPER_DIGEST = "sweeper.digest"  # one per sweep: what it did, and whether the digest was posted
+AUDIT_TAMPERED = "audit.tampered"

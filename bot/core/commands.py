@@ -117,7 +117,7 @@ def parse(text: str) -> Command:
     name, args = words[0].lower(), words[1:]
     if name == "enroll" and len(args) > 1:  # anything after the user name is taken for a seed
         return SeedInChat(_upn_or_none(args[0]))
-    if looks_like_seed(text):
+    if looks_like_seed(text):  # handlers check first; parse never returns a command carrying a seed either
         return SeedInChat(_upn_or_none(args[0]) if args else None)
     if name in ("help", "?"):
         return Help()

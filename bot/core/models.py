@@ -53,6 +53,8 @@ class Seed:
     serial: str | None = None
     enabled: bool = True
     expires_at: datetime | None = None
+    not_before: datetime | None = None  # Key Vault's nbf: informational there, enforced by the bot
+    version: str = field(default="", compare=False)  # the store's id of this value, named in the release record
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Iterable
 
 from .lifecycle import TokenAge
 from .models import TokenStatus
+from .text import escape_markdown
 from .views import PendingCard, PendingRow
 
 PAGE_SIZE = 40
@@ -51,8 +52,8 @@ def describe_shipping(status: TokenStatus, shipped_at: datetime | None, carrier:
     if status is not TokenStatus.SHIPPED and shipped_at is None:
         return "not shipped yet"
     when = f" {shipped_at:%Y-%m-%d}" if shipped_at else " (no date recorded)"
-    via = f" via {carrier}" if carrier else ""
-    number = f", tracking {tracking}" if tracking else ""
+    via = f" via {escape_markdown(carrier)}" if carrier else ""  # typed by an agent: inert in the card
+    number = f", tracking {escape_markdown(tracking)}" if tracking else ""
     return f"shipped{when}{via}{number}"
 
 

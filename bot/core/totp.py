@@ -42,6 +42,21 @@ def normalise_secret(raw: str) -> str:
     return text
 
 
+WEAK_SEED = ("That secret key is too weak: its bytes are all the same or repeat a short pattern, so nothing was "
+             "saved. Set the token up with a new key from the setup page.")
+
+
+def require_strong(secret: str) -> None:
+    """Refuses a normalised seed whose bytes are one value, or a pattern of up to a quarter of its length repeated
+    (`AAAA…`, 0x00 × 10, `abab…`): a token burned with it is guessable whatever its length."""
+    raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    for unit in range(1, max(1, len(raw) // 4) + 1):
+        if all(raw[i] == raw[i % unit] for i in range(len(raw))):
+            raise InvalidInput(WEAK_SEED)
+    if len(set(raw)) <= 2:
+        raise InvalidInput(WEAK_SEED)
+
+
 def step_start(at: datetime, period: int) -> datetime:
     _require_aware(at)
     epoch = int(at.timestamp())

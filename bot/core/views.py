@@ -144,6 +144,17 @@ class EnrollCard:
 
 
 @dataclass(frozen=True)
+class EnrollApprovalCard:
+    """Posted to the alerts channel: a lead approves an agent's request to store a seed (four eyes)."""
+
+    target_name: str
+    target_upn: str
+    requester: str
+    requester_name: str
+    why: str
+
+
+@dataclass(frozen=True)
 class RunbookCard:
     """One step of `provision <upn>`: instructions, then Done (or Shipped) and Abort."""
 

@@ -10,7 +10,8 @@ from ..core.commands import (Cancel, Enroll, Help, MarkDelivered, MarkShipped, P
 from ..core.errors import AuditWriteError, NotAllowed, UserError
 from ..core.policy import AGENT
 from ..core.views import ActionOutcome, Text
-from . import approvals, audit, code, enroll, help, provision, tokens
+from ..core.seed_in_chat import looks_like_seed, seed_fields
+from . import approvals, audit, code, enroll, exposure, help, provision, seed_custody, tokens
 from .context import Action, Services, Turn, require_role
 
 COMMAND_ROUTES = {Help: help.show_help, RequestCode: code.request_code, Cancel: code.cancel_typed,
@@ -22,7 +23,8 @@ ACTION_ROUTES = {"verify": code.verify, "send_code": code.send_code, "reveal": c
                  "cancel": code.cancel_action, "refresh": code.refresh,
                  "approve_agent": approvals.approve_as_second_agent,
                  "approve_manager": approvals.approve_as_manager, "deny_manager": approvals.deny_as_manager,
-                 "enroll": enroll.submit, "provision_step": provision.step_done, "provision_abort": provision.abort}
+                 "enroll": enroll.submit, "approve_enroll": seed_custody.approve_enroll, "provision_step": provision.step_done, "provision_abort": provision.abort}
+SEED_INPUTS = {"enroll": ("seed",)}  # the one card input meant for a seed (enroll, and provisioning step 3)
 OPEN_ACTIONS = {"approve_manager", "deny_manager"}  # checked against the manager of record instead
 # Answers that change nothing are not deduplicated: a re-delivery just gets the same answer again, and the
 # answer never waits for the durable write a claim costs. (Teams sends `refresh` whenever a card is shown.)
@@ -37,6 +39,10 @@ __all__ = ["Action", "Services", "Turn", "handle_message", "handle_action"]
 
 async def handle_message(s: Services, turn: Turn) -> list:
     try:
+        if looks_like_seed(turn.text):  # before anything else reads, stores or echoes the text
+            if not await _first_delivery(s, turn.conversation_id, turn.activity_id):
+                return []
+            return await exposure.seed_in_message(s, turn, _upn_in(turn.text))
         command = parse(turn.text)
         if type(command) not in READ_ONLY_COMMANDS and not await _first_delivery(s, turn.conversation_id,
                                                                                  turn.activity_id):
@@ -53,6 +59,9 @@ async def handle_action(s: Services, action: Action) -> ActionOutcome:
         if action.verb not in READ_ONLY_ACTIONS and not await _first_delivery(s, action.conversation_id,
                                                                               action.activity_id):
             return ActionOutcome(Text(DUPLICATE))
+        exposed = seed_fields(action.data, skip=SEED_INPUTS.get(action.verb, ()))
+        if exposed:  # before any handler reads the card's inputs
+            return await exposure.seed_in_card(s, action, exposed)
         route = ACTION_ROUTES.get(action.verb)
         if route is None:
             return ActionOutcome(Text("This card action is not recognised. Nothing was released."))
@@ -61,6 +70,18 @@ async def handle_action(s: Services, action: Action) -> ActionOutcome:
         return await route(s, action)
     except Exception as error:
         return ActionOutcome(_reply_for(s, error))
+
+
+def _upn_in(text: str) -> str | None:
+    """The user a seed-bearing message names (`code bob@… jbsw …`), for the audit record; never the seed."""
+    from ..core.upn import normalise_upn
+
+    for word in text.split()[1:2]:
+        try:
+            return normalise_upn(word)
+        except UserError:
+            return None
+    return None
 
 
 async def _first_delivery(s: Services, conversation_id: str, activity_id: str) -> bool:

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timezone
 from ..core import audit_events as events
 from ..core.commands import ShowAudit
 from ..core.policy import LEAD
+from ..core.text import escape_markdown
 from ..core.views import AuditCard, AuditRow
 from .context import Services, Turn, require_role
 
@@ -25,7 +26,7 @@ async def show_audit(s: Services, turn: Turn, command: ShowAudit) -> list:
         if record.actor not in names:
             person = await s.directory.find_by_object_id(record.actor)
             names[record.actor] = person.display_name if person else record.actor
-        summary = ", ".join(f"{k}: {record.details[k]}" for k in SHOWN if record.details.get(k))
+        summary = ", ".join(f"{k}: {escape_markdown(str(record.details[k]))}" for k in SHOWN if record.details.get(k))
         rows.append(AuditRow(f"{record.at:%Y-%m-%d %H:%M:%S}", record.event, names[record.actor], summary))
     return [AuditCard(command.upn, f"{since:%Y-%m-%d %H:%M} UTC", tuple(rows))]
 

@@ -41,7 +41,8 @@ async def request_code(s: Services, turn: Turn, command: RequestCode) -> list:
         await s.audit.append(events.VERIFICATION_REFUSED, turn.agent.object_id, person.upn,
                              {"reason": "account_disabled"})
         await alert(s, f"Code requested for a disabled account: {turn.agent.display_name or turn.agent.object_id} "
-                       f"asked for a code for {person.upn}. The request was refused.")
+                       f"asked for a code for {person.upn}. The request was refused.",
+                    kind="account_disabled", target=person.object_id)
         raise VerificationError(
             f"The account of {person.display_name} is disabled in Entra, so no code can be released. If they have "
             f"left, revoke their token: `revoke {person.upn} left`."
@@ -112,7 +113,8 @@ async def _count_attempt(s: Services, turn: Turn, upn: str, target_oid: str) -> 
     except RateLimited as limited:
         await s.audit.append(events.RATE_LIMITED, turn.agent.object_id, upn, {"scope": limited.scope})
         await alert(s, f"Rate limit ({limited.scope}) hit: {turn.agent.display_name or turn.agent.object_id} "
-                       f"asked for a code for {upn}. The request was refused.")
+                       f"asked for a code for {upn}. The request was refused.",
+                    kind=f"rate_limited/{limited.scope}", target=turn.agent.object_id)
         raise
 
 

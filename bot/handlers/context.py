@@ -63,6 +63,7 @@ class Services:
     helpdesk_conversation: str | None = None  # sweeper reminders; falls back to alerts_conversation
     revoked_retention: timedelta = timedelta(days=7)  # then the sweeper destroys a revoked token's seed
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otpbot.handlers"))
+    checkpoints: Any = None  # core.audit_checkpoint.CheckpointStore; None: no checkpoints (tests)
     draining: bool = False  # set at shutdown: turns in flight finish, no new release starts
     sms: SmsSender | None = None  # phone_code: texts the code (the local outbox, or Azure Communication Services)
     countries: CountrySource = field(default_factory=lambda: FixedCountries(frozenset()))  # where codes may go

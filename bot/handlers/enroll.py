@@ -15,10 +15,11 @@ from ..core.models import ALLOWED_DIGITS, ALLOWED_PERIODS, Algorithm, Person, Se
 from ..core.policy import LEAD
 from ..core.seed_in_chat import looks_like_seed
 from ..core.seed_input import parse_seed_input
-from ..core.totp import matches
+from ..core.totp import matches, require_strong
 from ..core.upn import normalise_upn
 from ..core.views import ActionOutcome, EnrollCard, Text
 from .context import Action, Services, Turn, require_role
+from .seed_custody import announce, four_eyes_reasons, require_custody
 from .token_records import ACTIVE, audit_failed_change, find_person, replace_record
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#()-]{0,39}$")
@@ -63,23 +64,28 @@ async def enroll(s: Services, action: Action, person: Person) -> str:
     code = "".join(str(data.get("code", "")).split())
     if not (code.isascii() and code.isdigit() and len(code) == params.digits):
         raise InvalidInput(f"Type the {params.digits}-digit code the token shows now, so I can check the key.")
+    require_strong(parsed.secret)
     previous = await _previous_status(s, person)
     replacing = previous in ACTIVE
     if replacing:
         await _require_replace(s, action, person, previous)
     details = {"serial": serial, "model": model, "period": str(params.period), "digits": str(params.digits),
                "algorithm": params.algorithm.value}
+    reasons = await four_eyes_reasons(s, person, previous)
     if not matches(parsed.secret, params, code, s.clock.now(), steps=1):
         await s.audit.append(events.TOKEN_ENROLL_REFUSED, actor, person.upn, {**details, "reason": "code_mismatch"})
         raise InvalidInput(WRONG_CODE)
+    approver = await require_custody(s, action.agent, person, reasons, details)
     await s.audit.append(events.TOKEN_ENROLLED, actor, person.upn, {
-        **details, "replaced": "true" if replacing else "false", "previous": previous.value if previous else ""})
+        **details, "replaced": "true" if replacing else "false", "previous": previous.value if previous else "",
+        "four_eyes": ",".join(reasons), "approved_by": approver})
     try:
         await s.secrets.put_seed(Seed(person.object_id, person.upn, parsed.secret, params, TokenStatus.BURNED,
                                       serial or None))
     except Exception as error:
         await audit_failed_change(s, actor, person.upn, "enrolled", error)
         raise
+    await announce(s, action.agent, person, approver, reasons)
     now = s.clock.now()
     await replace_record(s, person.object_id, {"upn": person.upn, "status": TokenStatus.BURNED.value,
                                                "burned_at": now.isoformat(), "serial": serial, "model": model,

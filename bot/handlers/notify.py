@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..core import audit_events as events
-from ..core.errors import DeliveryFailed, DependencyUnavailable
+from ..core.errors import ConcurrencyConflict, DeliveryFailed, DependencyUnavailable
 from ..core.models import Person
 from ..core.proofs import MANAGER_APPROVAL, SECOND_AGENT_APPROVAL
 from ..core.verification import Verification
@@ -18,14 +18,52 @@ from ..core.window import clock_text
 from .context import Services, Turn, append_best_effort
 
 
-async def alert(s: Services, text: str) -> None:
+ALERT_WINDOW_S = 600  # one post per kind and target in this window; the repeats are counted
+
+
+async def alert(s: Services, text: str, *, kind: str = "", target: str = "") -> None:
+    """Posts to the alerts channel. With a kind, repeats for the same target within 10 minutes are not posted
+    but counted, and the next post says how many were held back (15 `code <disabled account>` in a row: 1)."""
     if not s.alerts_conversation:
         return
+    if kind:
+        held = await _coalesce(s, kind, target)
+        if held is None:
+            return
+        if held:
+            text += f" ({held} more like it in the previous 10 minutes were not posted separately.)"
     try:
         await s.notifier.to_conversation(s.alerts_conversation, Text(text))
     except DeliveryFailed:
         s.log.error("alert could not be posted to the alerts channel")
         await append_best_effort(s, events.ALERT_FAILED, "otpbot", "", {"channel": "alerts"})
+
+
+async def _coalesce(s: Services, kind: str, target: str) -> int | None:
+    """None: an alert like this was posted less than 10 minutes ago (this one is counted); else how many were
+    held back since the last post. Best effort: if the stores fail, the alert is posted."""
+    window, counter = f"alert-window/{kind}/{target}", f"alert-held/{kind}/{target}"
+    try:
+        if not await s.coordination.claim(window, "alert", ALERT_WINDOW_S):
+            await _add_held(s, counter, 1)
+            return None
+        return await _add_held(s, counter, None)
+    except Exception as error:
+        s.log.error("alert coalescing failed: %s", type(error).__name__)
+        return 0
+
+
+async def _add_held(s: Services, key: str, add: int | None) -> int:
+    """Adds `add` to the held-back count, or (None) resets it; returns the count before."""
+    for _ in range(3):
+        found = (await s.state.read([key])).get(key) or {}
+        before = int(found.get("held", 0))
+        try:
+            await s.state.write({key: {"held": before + add if add else 0, "e_tag": found.get("e_tag", "*")}})
+            return before
+        except ConcurrencyConflict:
+            continue
+    return 0
 
 
 async def request_manager_approval(s: Services, turn: Turn, record: Verification, manager: Person) -> list:

@@ -60,7 +60,7 @@ async def _release_locked(s: Services, action: Action, key: str, record: Verific
             "approvers": ",".join(f"{p}={oid}" for p, oid in record.done.items() if not DECLARATIONS[p].by_requester),
             "window": record.window.text, "delivery": s.delivery,
             "step_start": window.step_start.isoformat(), "step_end": window.step_end.isoformat(),
-            "accepted_until": window.accepted_until.isoformat(),
+            "accepted_until": window.accepted_until.isoformat(), "secret_version": seed.version,
         })
     except BaseException as error:
         await s.state.write({key: {**record.to_dict(), "e_tag": "*"}})  # nothing left: usable again
@@ -112,6 +112,9 @@ def require_releasable(seed: Seed, target_name: str, now) -> None:
     """Also checked before any dialog starts (handlers/code.py), on the seed's metadata."""
     if not seed.enabled:
         raise SeedUnusable(f"The token seed for {target_name} is disabled. No code was released.")
+    if seed.not_before is not None and seed.not_before > now:
+        raise SeedUnusable(f"The token seed for {target_name} is not valid yet (Key Vault's not-before "
+                           "date). No code was released.")
     if seed.expires_at is not None and seed.expires_at <= now:
         raise SeedUnusable(f"The token seed for {target_name} has expired. No code was released.")
     if not releasable(seed.status):

@@ -11,18 +11,14 @@ from ..core.commands import MarkDelivered, MarkShipped, Revoke, SeedInChat, Show
 from ..core.lifecycle import pending_report, transition
 from ..core.models import Person, TokenStatus
 from ..core.policy import LEAD
+from ..core.text import escape_markdown
 from ..core.pending import pending_card
 from ..core.views import Text
 from .context import Services, Turn, require_role
-from .notify import alert
 from .token_records import audit_failed_change, current_status, destroy_seed, find_person, open_tokens, update_record
 
 SHIPPED, DELIVERED, REVOKED = TokenStatus.SHIPPED, TokenStatus.DELIVERED, TokenStatus.REVOKED
-SEED_IN_CHAT = (
-    "That message looks like it contains a token seed. I did not store it or repeat it, but it is now in this "
-    "conversation's history, so consider it exposed: delete the message, and set the token up again with a new "
-    "secret key (remove the authenticator app on the user's setup page and add it again). Never type a seed in "
-    "chat: use `enroll <upn>` and enter it in the card.")
+from .exposure import SEED_IN_CHAT  # noqa: F401  (where tests and older imports look for it)
 
 
 async def mark_shipped(s: Services, turn: Turn, command: MarkShipped) -> list:
@@ -44,8 +40,8 @@ async def ship(s: Services, actor: str, person: Person, carrier: str | None, tra
     except Exception as error:
         await audit_failed_change(s, actor, person.upn, SHIPPED.value, error)
         raise
-    via = f" via {carrier}" if carrier else ""
-    number = f", tracking {tracking}" if tracking else ""
+    via = f" via {escape_markdown(carrier)}" if carrier else ""
+    number = f", tracking {escape_markdown(tracking)}" if tracking else ""
     return (f"Recorded: the token for {person.display_name} ({person.upn}) is shipped{via}{number}. "
             f"When it arrives, a lead marks it `delivered {person.upn}`.")
 
@@ -92,7 +88,7 @@ async def revoke(s: Services, turn: Turn, command: Revoke) -> list:
     except Exception as error:
         await audit_failed_change(s, actor, person.upn, REVOKED.value, error)
         raise
-    reason = f" ({command.reason})" if command.reason else ""
+    reason = f" ({escape_markdown(command.reason)})" if command.reason else ""
     return [Text(f"Revoked the token for {person.display_name} ({person.upn}){reason}. Its seed is disabled and no "
                  f"code will be released for it. For a new token, use `provision {person.upn}`.")]
 
@@ -104,9 +100,7 @@ async def show_pending(s: Services, turn: Turn, command: ShowPending) -> list:
 
 
 async def seed_in_chat(s: Services, turn: Turn, command: SeedInChat) -> list:
-    await s.audit.append(events.SEED_EXPOSED, turn.agent.object_id, command.upn or "",
-                         {"where": turn.place.conversation_type})
-    who = turn.agent.display_name or turn.agent.object_id
-    await alert(s, f"{who} posted what looks like a token seed in a {turn.place.conversation_type} conversation"
-                   f"{' for ' + command.upn if command.upn else ''}. Treat it as exposed; it was not stored.")
-    return [Text(SEED_IN_CHAT)]
+    """`enroll <upn> <anything>`: whatever follows the user is taken for a seed typed into chat."""
+    from .exposure import seed_in_message
+
+    return await seed_in_message(s, turn, command.upn)

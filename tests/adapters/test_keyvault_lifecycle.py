@@ -64,7 +64,7 @@ async def test_delivered_under_purge_protection_says_when_the_vault_purges(h):
     assert value_reads(h.vault) == 0
     # The name stays taken until then: a new enrollment says so, and the trail records that it failed.
     body, _ = await h.click("enroll", {"upn": ALICE.upn, "seed": "2sk2 tsmk jp7k dbck", "code": "138424",
-                                       "period": "30", "digits": "6", "algorithm": "SHA1"})
+                                       "period": "30", "digits": "6", "algorithm": "SHA1"}, user=LEE)
     assert body["value"]["body"][1]["text"] == (
         f"Key Vault still holds a deleted token for {ALICE.object_id}, so the token was not saved. Tell the bot "
         "admin to recover or purge it.")

@@ -448,7 +448,9 @@ async def _check_audit(data_dir: Path, step: int, transcript: Transcript) -> Non
         "step_start": step_start.isoformat(),
         "step_end": (step_start + timedelta(seconds=PERIOD)).isoformat(),
         "accepted_until": (step_start + timedelta(seconds=PERIOD) + TOLERANCE).isoformat(),
+        "secret_version": released["secret_version"],
     }
+    assert len(released["secret_version"]) == 32  # the local store's id of the seed value that was read
     assert step_start.tzinfo is not None and step_start.timestamp() % PERIOD == 0
     assert int(step_start.timestamp()) == step * PERIOD  # the step of the code shown (computed after this record)
     as_text = json.dumps(rows)
@@ -483,7 +485,10 @@ async def _check_audit(data_dir: Path, step: int, transcript: Transcript) -> Non
         tampered.close()
 
     # The operators' check, `otpbot audit --local verify`, on the bot's data and on the tampered copy.
-    assert await _otpbot_audit_verify(data_dir) == (0, "audit chain intact: 3 records")
+    # the bot published a checkpoint of its trail when it stopped: it covers every record
+    rc, out = await _otpbot_audit_verify(data_dir)
+    assert rc == 0 and re.fullmatch(r"audit chain intact: 3 records\naudit checkpoint: the checkpoint of "
+                                    r"\d{4}-\d\d-\d\d \d\d:\d\d UTC covers records 1–3 of 3", out), out
     assert await _otpbot_audit_verify(tampered_dir) == (
         1, "audit chain broken at record 2: it or its predecessor was changed or removed")
     transcript.add("test", "audit: verification.started, verification.passed, code.released; hash chain intact "

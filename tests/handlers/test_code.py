@@ -121,8 +121,14 @@ async def test_a_hundred_rapid_requests_from_one_agent(h):
     assert len(refusals) == 90
     assert h.audit.events().count("verification.started") == 10
     assert h.audit.events().count("rate.limited") == 90
-    assert alerts(h) == [f"Rate limit (agent) hit: Ada Agent asked for a code for user{i % 20}@contoso.example. "
-                         "The request was refused." for i in range(10, 100)]
+    # coalesced per kind and agent: one post per 10 minutes, the repeats counted in the next one
+    assert alerts(h) == ["Rate limit (agent) hit: Ada Agent asked for a code for user10@contoso.example. "
+                         "The request was refused."]
+    h.clock.advance(minutes=10)
+    await h.say("code user0@contoso.example", id="rapid-after")
+    assert alerts(h)[1:] == ["Rate limit (agent) hit: Ada Agent asked for a code for user0@contoso.example. The "
+                             "request was refused. (89 more like it in the previous 10 minutes were not posted "
+                             "separately.)"]
 
 
 async def test_repeated_requests_for_one_target_hit_the_target_limit(h):

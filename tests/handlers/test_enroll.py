@@ -16,6 +16,7 @@ ENTRA_NOW, ENTRA_PREVIOUS, ENTRA_TWO_AGO = "138 424", "162826", "655355"
 SAVED_DAVE = ("Saved the token for Dave User (dave@contoso.example): serial TK-0042, 30 s, 6 digits, SHA1; status "
               "burned. The code matched.")
 NOTICE = "Ada Agent enrolled a token for Dave User (dave@contoso.example)."
+AGENT_IN_CHANNEL = {"where": "channel", "sender": "agent"}
 SEE_KEY = "choose 'Can't scan image?' on the setup page to see the secret key"
 
 
@@ -83,7 +84,8 @@ async def test_accepted_formats_are_stored_burned_with_their_parameters(h, seed,
                                                  "TK-0042")
     assert [(r.event, r.target, r.details) for r in h.audit.entries] == [("token.enrolled", DAVE.upn, {
         "serial": "TK-0042", "model": "Token2 C302-i", "period": str(params.period), "digits": str(params.digits),
-        "algorithm": params.algorithm.value, "replaced": "false", "previous": ""})]
+        "algorithm": params.algorithm.value, "replaced": "false", "previous": "", "four_eyes": "",
+        "approved_by": ""})]
     record = (await h.state.read([f"token/{DAVE.object_id}"]))[f"token/{DAVE.object_id}"]
     assert {k: v for k, v in record.items() if k != "e_tag"} == {
         "upn": DAVE.upn, "status": "burned", "burned_at": "2026-11-28T09:00:10+00:00", "serial": "TK-0042",
@@ -164,24 +166,16 @@ async def test_an_active_seed_is_replaced_only_by_a_lead_who_ticks_replace(h):
         ("token.enrolled", LEE.oid, "true", "shipped")]
 
 
-async def test_a_revoked_seed_may_be_replaced_by_any_agent(h):
-    assert texts(await h.say("revoke alice@contoso.example lost")) == [
-        "Revoked the token for Alice User (alice@contoso.example) (lost). Its seed is disabled and no code will be "
-        "released for it. For a new token, use `provision alice@contoso.example`."]
-    body, _ = await h.click("enroll", form("2sk2 tsmk jp7k dbck", upn=ALICE.upn), user=BEN)
-    assert shown(body)[0].startswith("Saved the token for Alice User")
-    assert h.audit.entries[-1].details["previous"] == "revoked"
-
-
 async def test_a_seed_typed_in_chat_is_refused_without_echo_and_flagged_as_exposed(h):
     for text in ("enroll dave@contoso.example 2sk2 tsmk jp7k dbck", "enroll dave@contoso.example JBSWY3DPEHPK3PXP",
                  "2sk2 tsmk jp7k dbck", f"otpauth://totp/dave?secret={RFC}", f"code dave@contoso.example {RFC}"):
         assert texts(await h.say(text)) == [SEED_IN_CHAT]
     assert texts(await h.say(RFC, user=MALLORY, conversation=PERSONAL, mention=False)) == [SEED_IN_CHAT]
     assert [(r.event, r.target, r.details) for r in h.audit.entries] == [
-        ("seed.exposed", DAVE.upn, {"where": "channel"}), ("seed.exposed", DAVE.upn, {"where": "channel"}),
-        ("seed.exposed", "", {"where": "channel"}), ("seed.exposed", "", {"where": "channel"}),
-        ("seed.exposed", DAVE.upn, {"where": "channel"}), ("seed.exposed", "", {"where": "personal"})]
+        ("seed.exposed", DAVE.upn, AGENT_IN_CHANNEL), ("seed.exposed", DAVE.upn, AGENT_IN_CHANNEL),
+        ("seed.exposed", "", AGENT_IN_CHANNEL), ("seed.exposed", "", AGENT_IN_CHANNEL),
+        ("seed.exposed", DAVE.upn, AGENT_IN_CHANNEL),
+        ("seed.exposed", "", {"where": "personal", "sender": "not_an_agent"})]
     assert DAVE.object_id not in h.store.seeds
 
 
@@ -193,11 +187,20 @@ async def test_sentences_and_commands_are_not_mistaken_for_seeds(h):
     assert h.audit.events() == []
 
 
+@pytest.mark.parametrize("field, value", [("serial", "2SK2TSMKJP7KDBCK"), ("model", "2sk2 tsmk jp7k dbck")])
+async def test_a_secret_in_another_field_is_refused_before_the_enroll_handler_and_flagged(h, field, value):
+    body, _ = await h.click("enroll", form("2sk2 tsmk jp7k dbck", **{field: value}))
+    assert shown(body) == [
+        f"The {field} field looks like it holds a secret key, so nothing was saved or done. Consider that key "
+        "exposed and set the token up again with a new one; a secret key goes only into the enroll card's hidden "
+        "key field."]
+    assert "2SK2" not in str(body).upper().replace(" ", "")
+    assert [(r.event, r.target, r.details) for r in h.audit.entries] == [
+        ("seed.exposed", DAVE.upn, {"where": "card", "verb": "enroll", "fields": field, "sender": "agent"})]
+    assert DAVE.object_id not in h.store.seeds
+
+
 @pytest.mark.parametrize("field, value, message", [
-    ("serial", "2SK2TSMKJP7KDBCK", "The serial field looks like it holds a secret key, so nothing was saved. Put the "
-                                   "key only in the secret key field, which is hidden."),
-    ("model", "2sk2 tsmk jp7k dbck", "The model field looks like it holds a secret key, so nothing was saved. Put "
-                                     "the key only in the secret key field, which is hidden."),
     ("serial", "TK\n<b>", "The serial may hold letters, digits, spaces and . _ / # ( ) - (up to 40 characters)."),
     ("period", "45", "Choose a period of 30 or 60 seconds."),
 ])

@@ -171,7 +171,7 @@ Audit trail:
     provision.started dave@contoso.example
     provision.step dave@contoso.example step=1 name=sign_in
     provision.step dave@contoso.example step=2 name=authenticator
-    token.enrolled dave@contoso.example serial=TK-0042 model=Token2 C302-i period=30 digits=6 algorithm=SHA1 replaced=false previous=
+    token.enrolled dave@contoso.example serial=TK-0042 model=Token2 C302-i period=30 digits=6 algorithm=SHA1 replaced=false previous= four_eyes= approved_by=
     provision.step dave@contoso.example step=3 name=capture
     provision.step dave@contoso.example step=4 name=burn
     provision.step dave@contoso.example step=5 name=register

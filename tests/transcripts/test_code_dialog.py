@@ -91,7 +91,7 @@ async def test_code_with_verification_in_a_channel(harness):
     assert released.details == {
         "vid": vid, "ticket": "INC-1234", "proofs": "callback", "approvers": "", "window": "now", "delivery": "card",
         "step_start": "2026-11-28T09:00:00+00:00", "step_end": "2026-11-28T09:00:30+00:00",
-        "accepted_until": "2026-11-28T09:01:30+00:00",
+        "accepted_until": "2026-11-28T09:01:30+00:00", "secret_version": "",
     }
     assert harness.secrets.reads == 1
 

@@ -9,6 +9,7 @@ from botbuilder.schema import Activity
 
 from ...core.models import Agent
 from ...core.policy import Place
+from ...core.text import escape_markdown
 from ...handlers.context import Action, Turn
 from .auth import conversation_tenant_of
 
@@ -26,7 +27,7 @@ def agent_of(activity: Activity) -> Agent:
     if not oid:
         raise UnknownAgent()
     tenant = conversation_tenant_of(activity)
-    return Agent(object_id=oid, tenant_id=tenant, display_name=printable(getattr(sender, "name", "") or "", 64))
+    return Agent(object_id=oid, tenant_id=tenant, display_name=escape_markdown(printable(getattr(sender, "name", "") or "", 64)))
 
 
 def command_text(activity: Activity) -> str:

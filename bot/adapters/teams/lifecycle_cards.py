@@ -7,7 +7,7 @@ With Action.Execute, Teams merges the card's input values into the action's data
 from __future__ import annotations
 
 from ...core.pending import PAGE_SIZE
-from ...core.views import EnrollCard, PendingCard, RunbookCard
+from ...core.views import EnrollApprovalCard, EnrollCard, PendingCard, RunbookCard
 from .cards import _card, _execute, _no_inputs, _text, render
 
 SECRET_HELP = ("Enter the secret key shown under \"Can't scan image?\" (spaces and lower case are fine), or an "
@@ -25,6 +25,16 @@ def _input(id_: str, label: str, value: str = "", **extra) -> dict:
 def _choices(id_: str, label: str, value: str, options: tuple[tuple[str, str], ...]) -> dict:
     return {"type": "Input.ChoiceSet", "id": id_, "label": label, "style": "compact", "value": value,
             "choices": [{"title": title, "value": v} for title, v in options]}
+
+
+@render.register
+def _(view: EnrollApprovalCard) -> dict:
+    return _card([_text("Approval needed: storing a token seed", weight="Bolder"),
+                  _text(f"{view.requester_name} asks to store a seed for {view.target_name} ({view.target_upn}): "
+                        f"{view.why}. Whoever knows a seed can compute its codes; approve only if you know why."),
+                  _text("Only a lead's own Approve counts; the requester then saves the seed within 30 minutes.")],
+                 [_execute("Approve as lead", "approve_enroll", {"upn": view.target_upn, "requester": view.requester},
+                           style="positive")])
 
 
 @render.register
