@@ -62,9 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_import)
 
     sweep = sub.add_parser("sweep", help="run the token sweeper once", description=(
-        "Disable seeds older than OTPBOT_MAX_SEED_AGE_DAYS that were never delivered, and post one reminder per "
-        "overdue token (OTPBOT_OVERDUE_DAYS) to OTPBOT_HELPDESK_CONVERSATION_ID. The bot also does this daily; "
-        "a lease keeps two sweeps from running at once."))
+        "Disable seeds older than OTPBOT_MAX_SEED_AGE_DAYS that were never delivered, destroy revoked seeds after "
+        "OTPBOT_REVOKED_RETENTION_DAYS, and post one digest of what it did (and of the overdue tokens, "
+        "OTPBOT_OVERDUE_DAYS) to OTPBOT_HELPDESK_CONVERSATION_ID. Works in pages and resumes an interrupted "
+        "sweep. The bot also does this daily; a lease keeps two sweeps from running at once."))
     sweep.add_argument("--local", action="store_true", help="sweep the local mode's embedded stores")
     sweep.set_defaults(run=_sweep)
 
@@ -99,13 +100,14 @@ def _serve(args) -> int:
 
 
 def _import(args) -> int:
-    from .handlers.seed_import import import_file, summary
+    from .handlers.seed_import import PACE_PER_SECOND, import_file, summary
 
     settings = Settings.from_env(os.environ, local=args.local)
 
     async def run(services) -> int:
         report = await import_file(args.file, services.secrets, services.directory, services.audit,
-                                   state=services.state, dry_run=args.dry_run, replace=args.replace)
+                                   state=services.state, dry_run=args.dry_run, replace=args.replace,
+                                   pace=None if settings.local else PACE_PER_SECOND)  # Key Vault's rate only
         print(summary(report, args.dry_run))
         return 1 if report.count("problem") or report.count("flagged") else 0
 
@@ -149,18 +151,22 @@ async def _with_services(settings: Settings, run):
 
 def _demo(args) -> int:
     from .adapters.local_store import LocalSecretStore
+    from .adapters.sqlite import SqliteStorage
     from .cli.demo import install_demo
 
     settings = Settings.from_env(os.environ, local=True)
-    from .adapters.sqlite import SqliteStorage
 
-    store = LocalSecretStore(settings.data_dir / "seeds.enc", settings.data_dir / "seeds.key")
-    state = SqliteStorage(settings.data_dir / "state.sqlite")
-    try:
-        for line in asyncio.run(install_demo(settings.data_dir, store, state)) or ["demo data already in place"]:
-            print(line)
-    finally:
-        state.close()
+    async def run() -> list[str]:
+        store = LocalSecretStore(settings.data_dir / "seeds.sqlite", settings.data_dir / "seeds.key")
+        state = SqliteStorage(settings.data_dir / "state.sqlite")
+        try:
+            return await install_demo(settings.data_dir, store, state)
+        finally:
+            await store.close()
+            state.close()
+
+    for line in asyncio.run(run()) or ["demo data already in place"]:
+        print(line)
     return 0
 
 

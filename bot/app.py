@@ -200,7 +200,7 @@ def _secret_store(settings: Settings, credential):
     if settings.local:
         from .adapters.local_store import LocalSecretStore
 
-        return LocalSecretStore(settings.data_dir / "seeds.enc", settings.data_dir / "seeds.key")
+        return LocalSecretStore(settings.data_dir / "seeds.sqlite", settings.data_dir / "seeds.key")
 
     def key_vault():
         from .adapters.keyvault import KeyVaultSecretStore

@@ -21,7 +21,7 @@ import socket
 from datetime import datetime, timedelta
 
 from ..core import audit_events as events
-from ..core.errors import ConcurrencyConflict, DeliveryFailed, UserError
+from ..core.errors import ConcurrencyConflict, DeliveryFailed, DependencyUnavailable, UserError
 from ..core.lifecycle import TokenRecord, sweep_plan
 from ..core.models import TokenStatus
 from ..core.sweep_report import SweepReport
@@ -38,6 +38,8 @@ ACTOR = "otpbot-sweeper"
 TASK_NAME = "sweeper"
 PAGE = 200  # tokens per page
 PAGE_DEADLINE_S = 60.0
+PAGE_ATTEMPTS = 2
+PAGE_RETRY_PAUSE_S = 1.0
 CONCURRENCY = 8  # changes (audit + secret store + state) in flight within a page
 SEND_DEADLINE_S = 10.0
 
@@ -69,7 +71,7 @@ async def _sweep(s: Services) -> SweepReport:
         todo = [seed for seed in seeds if seed.object_id > cursor]
         for first in range(0, len(todo), PAGE):
             page = todo[first:first + PAGE]
-            await asyncio.wait_for(_sweep_page(s, page, index, now, report), PAGE_DEADLINE_S)
+            await _page_with_retry(s, page, index, now, report)
             await s.state.write({PROGRESS_KEY: {"started_at": started, "cursor": page[-1].object_id,
                                                 **report.to_state(), "e_tag": "*"}})
         stale = sorted(set(index) - {open_key(seed.object_id) for seed in seeds})  # destroyed or removed
@@ -82,6 +84,22 @@ async def _sweep(s: Services) -> SweepReport:
     if not report.stopped:
         await s.state.delete([PROGRESS_KEY])
     return report
+
+
+async def _page_with_retry(s: Services, page, index: dict, now: datetime, report: SweepReport) -> None:
+    """A page that fails to read is tried once more after a pause (what it already changed is idempotent)."""
+    for attempt in range(PAGE_ATTEMPTS):
+        checked, disabled, destroyed, failed = report.checked, len(report.disabled), len(report.destroyed), \
+            len(report.failed)
+        try:
+            return await asyncio.wait_for(_sweep_page(s, page, index, now, report), PAGE_DEADLINE_S)
+        except (DependencyUnavailable, asyncio.TimeoutError):
+            if attempt + 1 == PAGE_ATTEMPTS:
+                raise
+            report.checked = checked  # the page is done again from its start
+            del report.disabled[disabled:], report.destroyed[destroyed:], report.failed[failed:]
+            log.warning("sweep page failed; trying it again")
+            await asyncio.sleep(PAGE_RETRY_PAUSE_S)
 
 
 async def _sweep_page(s: Services, page, index: dict, now: datetime, report: SweepReport) -> None:

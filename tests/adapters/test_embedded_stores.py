@@ -18,24 +18,66 @@ SEED = Seed("00000000-0000-4000-8000-0000000000c1", "alice@contoso.example", "JB
 
 
 async def test_local_store_round_trip_is_encrypted_with_a_0600_key(tmp_path):
-    store = LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key")
+    store = LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key")
     await store.put_seed(SEED)
-    assert await LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key").get_seed(SEED.object_id) == SEED
+    assert await LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key").get_seed(SEED.object_id) == SEED
     assert stat.S_IMODE(os.stat(tmp_path / "seeds.key").st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(tmp_path / "seeds.enc").st_mode) == 0o600
-    blob = (tmp_path / "seeds.enc").read_bytes()
+    await store.close()
+    assert stat.S_IMODE(os.stat(tmp_path / "seeds.sqlite").st_mode) == 0o600
+    blob = (tmp_path / "seeds.sqlite").read_bytes()
     assert b"JBSWY3DP" not in blob and b"alice" not in blob
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds.enc", "seeds.key"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir())[:2] == ["seeds.key", "seeds.sqlite"]  # and its -wal, -shm
+    assert {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {0o600}
+
+
+async def test_local_store_writes_one_row_per_seed_and_a_row_cannot_be_moved_to_another_user(tmp_path):
+    import sqlite3
+
+    store = LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key")
+    bob = Seed("00000000-0000-4000-8000-0000000000c2", "bob@contoso.example", "GEZDGNBVGY3TQOJQ")
+    await store.put_seed(SEED)
+    await store.put_seed(bob)
+    await store.disable(bob.object_id)
+    db = sqlite3.connect(tmp_path / "seeds.sqlite")
+    alice_row = db.execute("SELECT sealed FROM seeds WHERE object_id = ?", (SEED.object_id,)).fetchone()[0]
+    assert db.execute("SELECT count(*) FROM seeds").fetchone() == (2,)
+    assert [s.enabled for s in await store.list_seeds()] == [True, False]
+    db.execute("UPDATE seeds SET sealed = ? WHERE object_id = ?", (alice_row, bob.object_id))
+    db.commit()
+    with pytest.raises(DependencyUnavailable):  # Alice's sealed row under Bob's id does not open
+        await store.get_seed(bob.object_id)
+    await store.delete_and_purge(SEED.object_id)
+    with pytest.raises(SeedNotFound):
+        await store.delete_and_purge(SEED.object_id)
+    await store.close()
+
+
+async def test_the_former_single_file_store_is_migrated_and_removed(tmp_path):
+    import json
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = os.urandom(32)
+    (tmp_path / "seeds.key").write_bytes(key)
+    record = {"upn": SEED.upn, "secret": SEED.secret, "period": 60, "digits": 8, "algorithm": "SHA512",
+              "status": "shipped", "serial": "SN-1", "enabled": True, "expires_at": "2027-01-01T00:00:00+00:00"}
+    nonce = os.urandom(12)
+    (tmp_path / "seeds.enc").write_bytes(nonce + AESGCM(key).encrypt(
+        nonce, json.dumps({SEED.object_id: record}).encode(), b"otpbot-local-seeds-v1"))
+    store = LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key")
+    assert await store.get_seed(SEED.object_id) == SEED
+    assert not (tmp_path / "seeds.enc").exists()
+    await store.close()
 
 
 async def test_local_store_not_found_and_wrong_key(tmp_path):
-    store = LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key")
+    store = LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key")
     with pytest.raises(SeedNotFound):
         await store.get_seed(SEED.object_id)
     await store.put_seed(SEED)
     (tmp_path / "other.key").write_bytes(os.urandom(32))
     with pytest.raises(DependencyUnavailable) as error:
-        await LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "other.key").get_seed(SEED.object_id)
+        await LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "other.key").get_seed(SEED.object_id)
     assert error.value.message == "The local seed store cannot be decrypted with its key file."
 
 

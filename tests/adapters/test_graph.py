@@ -335,3 +335,16 @@ async def test_no_token_or_phone_number_reaches_the_log(graph_mock, session, cli
     assert text.count("bot.adapters.graph") == 8  # every failure was logged, so the check below means something
     for secret in ("test-token", "Bearer", "Authorization:", "7946", "0958", "injected fault", "secret expired"):
         assert secret not in text
+
+
+async def test_the_tenants_country_decides_where_codes_may_be_texted_by_default(graph_mock, client):
+    from bot.adapters.graph import tenant_country
+    from bot.core.countries import TenantCountry
+
+    countries = TenantCountry(lambda: tenant_country(client))
+    assert await countries.calling_codes() == frozenset({"+44"})
+    assert await countries.calling_codes() == frozenset({"+44"})
+    assert graph_mock.raw_paths == ["/v1.0/organization?$select=countryLetterCode"]  # read once
+    graph_mock.fail("organization", "503", times=None)
+    with pytest.raises(DependencyUnavailable):
+        await tenant_country(client)

@@ -88,7 +88,7 @@ def test_the_cli_is_idempotent_and_replaces_only_when_asked(tmp_path, monkeypatc
 
     from bot.adapters.local_store import LocalSecretStore
 
-    stored = asyncio.run(LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key").get_seed(ALICE_OID))
+    stored = asyncio.run(LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key").get_seed(ALICE_OID))
     assert (stored.secret, stored.serial) == ("JBSWY3DPEHPK3PXP", "SN-2")
 
 

@@ -89,3 +89,24 @@ def test_the_default_policy_and_its_fallback():
     assert policy.required(True, has_mobile=False) == ("callback", "second_agent_approval")
     assert ProofPolicy.parse("callback", "callback,manager_approval").required(False, has_mobile=False) == (
         "callback",)  # no phone_code in it: nothing to fall back from
+
+
+async def test_the_default_country_is_the_tenants_read_once():
+    from bot.core.countries import TenantCountry
+    from bot.core.errors import DependencyUnavailable
+
+    calls = []
+
+    async def lookup():
+        calls.append(1)
+        return "gb"
+
+    countries = TenantCountry(lookup)
+    assert await countries.calling_codes() == frozenset({"+44"})
+    assert await countries.calling_codes() == frozenset({"+44"}) and len(calls) == 1
+
+    async def unknown():
+        return ""
+
+    with pytest.raises(DependencyUnavailable):
+        await TenantCountry(unknown).calling_codes()

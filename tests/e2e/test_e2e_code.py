@@ -64,8 +64,8 @@ TURN_TIMEOUT = 30.0
 USED = "This verification was already used. Start again with `code <upn>`."
 NOT_YOURS = "This verification belongs to another agent; only they can continue it."
 NO_OPEN = "There is no open verification for this card. Start with `code <upn>`."
-NOTICE = ("Ada Agent released a sign-in code for Alice User (alice@contoso.example), window now, after: callback to "
-          "the number of record. The code was shown only to them.")
+NOTICE = ("Ada Agent released a sign-in code for Alice User (alice@contoso.example), window now, after: code texted "
+          "to the mobile of record. The code was shown only to them.")
 
 
 # ----------------------------------------------------------------------------- an independent RFC 6238 oracle
@@ -104,10 +104,7 @@ def _bot_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OTPBOT_", "Microsoft")) and k.lower() not in {"http_proxy", "https_proxy",
                                                                                "all_proxy", "no_proxy"}}
-    env.update({"OTPBOT_DATA_DIR": str(data_dir), "OTPBOT_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-                # This transcript walks the callback dialog (a policy still accepted); the default phone_code
-                # dialog is walked through the same HTTP edge in tests/transcripts/test_phone_code_dialog.py.
-                "OTPBOT_PROOFS_STANDARD": "callback", "OTPBOT_PROOFS_PRIVILEGED": "callback,second_agent_approval"})
+    env.update({"OTPBOT_DATA_DIR": str(data_dir), "OTPBOT_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
     return env
 
 
@@ -261,7 +258,7 @@ async def test_code_conversation_in_a_channel(tmp_path):
                                         timeout=START_TIMEOUT, extra_env={"TZ": "UTC"})
             async with PlaygroundClient(pg.base_url) as chat:
                 assert chat.config["internalConfig"]["localTimezone"] == "UTC"
-                step = await _conversation(chat, transcript)
+                step = await _conversation(chat, transcript, data_dir)
         finally:
             bot_rc = await bot.stop()
             pg_rc = await pg.stop() if pg else None
@@ -283,7 +280,7 @@ async def test_code_conversation_in_a_channel(tmp_path):
         print("--- the bot's log (it never holds codes) ---\n" + bot.stderr()[-4000:])
 
 
-async def _conversation(chat: PlaygroundClient, transcript: Transcript) -> int:
+async def _conversation(chat: PlaygroundClient, transcript: Transcript, data_dir: Path) -> int:
     """Plays the conversation; returns the TOTP step of the code that was shown."""
     ada, ben = chat.user("Ada Agent"), chat.user("Ben Agent")
     assert (ada["id"], ada["aadObjectId"], ben["id"], ben["aadObjectId"]) == ("29:ada", ADA_OID, "29:ben", BEN_OID)
@@ -311,30 +308,41 @@ async def _conversation(chat: PlaygroundClient, transcript: Transcript) -> int:
     assert texts_of(verify_card) == [
         f"Verify the caller for Alice User ({ALICE_UPN})",
         f"Window: now. This verification expires at {expires.group(1)}.",
-        "Proofs needed: callback to the number of record.",
-        "1. Hang up and call Alice User back on the number of record: **•••••••• 0958**. "
+        "Proofs needed: code texted to the mobile of record.",
+        "1. Press **Text the code**: I text a one-time code to Alice User's mobile of record (**•••••••• 0958**). "
         "Never use a number the caller gives you.",
     ]
     assert [(i["type"], i["id"]) for i in verify_card["body"] if i["type"].startswith("Input.")] == [
-        ("Input.Text", "ticket"), ("Input.Toggle", "calledBack")]
+        ("Input.Text", "ticket")]
     assert actions_of(verify_card) == [
-        ("Action.Execute", "Verify", "verify", {"vid": vid, "requester": ADA_OID}),
+        ("Action.Execute", "Text the code", "send_code", {"vid": vid, "requester": ADA_OID}),
         ("Action.Execute", "Cancel", "cancel", {"vid": vid, "requester": ADA_OID}),
     ]
 
-    # 2. Ada called Alice back on the number of record, enters the ticket and presses Verify.
-    result = await chat.invoke_action(clicked_on(message, verify_card), "verify",
-                                      {"ticket": "INC-42", "calledBack": "true"}, user="Ada Agent")
+    # 2. Ada enters the ticket and presses Text the code: the bot texts Alice's mobile of record (in local mode:
+    # the SMS outbox), Alice reads the code out, Ada types it and presses Check code.
+    result = await chat.invoke_action(clicked_on(message, verify_card), "send_code", {"ticket": "INC-42"},
+                                      user="Ada Agent")
+    assert (result.status, result.type) == (200, ADAPTIVE_CARD), result.body
+    transcript.add("Ada clicks", "Text the code (ticket INC-42)")
+    transcript.card("OTP Bot to Ada (invoke answer)", result.card)
+    [text] = [json.loads(line) for line in (data_dir / "sms-outbox.jsonl").read_text().splitlines()]
+    assert text["to"] == "+447700900958"
+    read_out = re.search(r"code is (\d{3} \d{3})\.", text["text"]).group(1)
+    transcript.secrets += [read_out, read_out.replace(" ", "")]
+    result = await chat.invoke_action(clicked_on(message, result.card), "verify", {"phoneCode": read_out},
+                                      user="Ada Agent")
     assert (result.status, result.type) == (200, ADAPTIVE_CARD), result.body
     reveal_card = result.card
-    transcript.add("Ada clicks", "Verify (ticket INC-42, called back: yes)")
+    transcript.add("Ada clicks", "Check code (the code the caller read out)")
     transcript.card("OTP Bot to Ada (invoke answer)", reveal_card)
     assert texts_of(reveal_card) == [
-        f"Callback recorded for Alice User ({ALICE_UPN}).",
+        f"Texted code read back recorded for Alice User ({ALICE_UPN}).",
         "Window: now. Press Show code when you are ready to read it out; it is shown only to you and can be "
         "shown once.",
     ]
     assert actions_of(reveal_card) == [("Action.Execute", "Show code", "reveal", {"vid": vid, "requester": ADA_OID})]
+    assert reveal_card["actions"][0]["associatedInputs"] == "none"
 
     # 3. Show code: the invoke answer carries the code, which must be RFC 6238 for Alice's demo seed.
     before = int(time.time()) // PERIOD
@@ -376,30 +384,30 @@ async def _conversation(chat: PlaygroundClient, transcript: Transcript) -> int:
     transcript.add("Ada clicks", "Show code again (replay)")
     transcript.card("OTP Bot to Ada (invoke answer)", result.card)
 
-    # 6. Ben (also an agent) presses Verify on Ada's card: refused. And with `requester` forged to himself, the
+    # 6. Ben (also an agent) presses Text the code on Ada's card: refused. And with `requester` forged to himself, the
     # state key (tenant, thread, invoker's object id) finds nothing: the requester field is only a courtesy.
-    result = await chat.invoke_action(clicked_on(message, verify_card), "verify",
-                                      {"ticket": "INC-43", "calledBack": "true"}, user="Ben Agent")
+    result = await chat.invoke_action(clicked_on(message, verify_card), "send_code",
+                                      {"ticket": "INC-43"}, user="Ben Agent")
     assert only_text(result) == NOT_YOURS
-    transcript.add("Ben clicks", "Verify on Ada's card (ticket INC-43, called back: yes)")
+    transcript.add("Ben clicks", "Text the code on Ada's card (ticket INC-43)")
     transcript.card("OTP Bot to Ben (invoke answer)", result.card)
-    result = await chat.invoke_action(clicked_on(message, verify_card), "verify",
-                                      {"requester": BEN_OID, "ticket": "INC-43", "calledBack": "true"},
-                                      user="Ben Agent")
+    result = await chat.invoke_action(clicked_on(message, verify_card), "send_code",
+                                      {"requester": BEN_OID, "ticket": "INC-43"}, user="Ben Agent")
     assert only_text(result) == NO_OPEN
-    transcript.add("Ben clicks", "Verify on Ada's card, with requester forged to his own object id")
+    transcript.add("Ben clicks", "Text the code on Ada's card, with requester forged to his own object id")
     transcript.card("OTP Bot to Ben (invoke answer)", result.card)
 
     # Everything the Playground sent the bot, in order, with the bot's HTTP answers (the log stream has them
     # once the bot answered; every bot->connector call of a turn happens before that answer).
-    invokes = [await chat.next_request_to_bot(TURN_TIMEOUT) for _ in range(5)]
+    invokes = [await chat.next_request_to_bot(TURN_TIMEOUT) for _ in range(6)]
     assert [(x.activity["type"], x.activity.get("name"), x.activity["from"]["aadObjectId"],
              x.activity["value"]["action"]["verb"], x.status) for x in invokes] == [
+        ("invoke", "adaptiveCard/action", ADA_OID, "send_code", 200),
         ("invoke", "adaptiveCard/action", ADA_OID, "verify", 200),
         ("invoke", "adaptiveCard/action", ADA_OID, "reveal", 200),
         ("invoke", "adaptiveCard/action", ADA_OID, "reveal", 200),
-        ("invoke", "adaptiveCard/action", BEN_OID, "verify", 200),
-        ("invoke", "adaptiveCard/action", BEN_OID, "verify", 200),
+        ("invoke", "adaptiveCard/action", BEN_OID, "send_code", 200),
+        ("invoke", "adaptiveCard/action", BEN_OID, "send_code", 200),
     ]
     assert all(x.activity["conversation"]["id"] == thread for x in invokes)
     assert chat.requests_to_bot.drain() == []
@@ -434,17 +442,21 @@ async def _check_audit(data_dir: Path, step: int, transcript: Transcript) -> Non
     events = [(seq, event, actor, target) for seq, _, event, actor, target, *_ in rows]
     assert events == [
         (1, "verification.started", ADA_OID, ALICE_UPN),
-        (2, "verification.passed", ADA_OID, ALICE_UPN),
-        (3, "code.released", ADA_OID, ALICE_UPN),
+        (2, "phone_code.sent", ADA_OID, ALICE_UPN),
+        (3, "phone_code.verified", ADA_OID, ALICE_UPN),
+        (4, "verification.passed", ADA_OID, ALICE_UPN),
+        (5, "code.released", ADA_OID, ALICE_UPN),
     ], events
     details = [json.loads(r[5]) for r in rows]
     vid = details[0]["vid"]
-    assert details[0] == {"vid": vid, "window": "now", "proofs": "callback"}
-    assert details[1] == {"vid": vid, "ticket": "INC-42", "proofs": "callback"}
-    released = details[2]
+    assert details[0] == {"vid": vid, "window": "now", "proofs": "phone_code"}
+    assert details[1] == {"vid": vid, "to": "•••••••• 0958", "message_id": details[1]["message_id"], "send": "1"}
+    assert details[2] == {"vid": vid}
+    assert details[3] == {"vid": vid, "ticket": "INC-42", "proofs": "phone_code"}
+    released = details[4]
     step_start = datetime.fromisoformat(released["step_start"])
     assert released == {
-        "vid": vid, "ticket": "INC-42", "proofs": "callback", "approvers": "", "window": "now", "delivery": "card",
+        "vid": vid, "ticket": "INC-42", "proofs": "phone_code", "approvers": "", "window": "now", "delivery": "card",
         "step_start": step_start.isoformat(),
         "step_end": (step_start + timedelta(seconds=PERIOD)).isoformat(),
         "accepted_until": (step_start + timedelta(seconds=PERIOD) + TOLERANCE).isoformat(),
@@ -487,11 +499,12 @@ async def _check_audit(data_dir: Path, step: int, transcript: Transcript) -> Non
     # The operators' check, `otpbot audit --local verify`, on the bot's data and on the tampered copy.
     # the bot published a checkpoint of its trail when it stopped: it covers every record
     rc, out = await _otpbot_audit_verify(data_dir)
-    assert rc == 0 and re.fullmatch(r"audit chain intact: 3 records\naudit checkpoint: the checkpoint of "
-                                    r"\d{4}-\d\d-\d\d \d\d:\d\d UTC covers records 1–3 of 3", out), out
+    assert rc == 0 and re.fullmatch(r"audit chain intact: 5 records\naudit checkpoint: the checkpoint of "
+                                    r"\d{4}-\d\d-\d\d \d\d:\d\d UTC covers records 1–5 of 5", out), out
     assert await _otpbot_audit_verify(tampered_dir) == (
         1, "audit chain broken at record 2: it or its predecessor was changed or removed")
-    transcript.add("test", "audit: verification.started, verification.passed, code.released; hash chain intact "
+    transcript.add("test", "audit: verification.started, phone_code.sent, phone_code.verified, verification.passed, "
+                           "code.released; hash chain intact "
                            "(SqliteAuditLog.verify() and `otpbot audit --local verify`; both catch a changed record)")
 
 

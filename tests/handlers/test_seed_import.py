@@ -103,6 +103,16 @@ async def test_writes_are_paced_under_key_vaults_create_limit(tmp_path):
     busiest = max(sum(1 for t in writes if start <= t < start + 10) for start in writes)
     assert busiest <= 251  # 25 per second; Key Vault allows 300 per 10 s
     assert round(writes[-1] - writes[0], 2) == 11.96
+    writes.clear()
+    slept = []
+
+    async def record_sleep(seconds):
+        slept.append(seconds)
+
+    await import_file(tmp_path / "seeds.csv", TimedStore(), LocalDirectory(tmp_path / "dir.csv"),
+                      MemoryAuditLog(FakeClock()), out=io.StringIO(), sleep=record_sleep,
+                      monotonic=lambda: now[0], pace=None)  # the local store: no vault to spare
+    assert (len(writes), slept) == (300, [])
 
 
 async def test_a_row_for_a_disabled_account_is_a_problem_and_stores_nothing(tmp_path):
@@ -146,3 +156,45 @@ async def test_a_seed_is_stored_only_after_its_audit_record_and_the_import_stops
          "The seed is not valid base32: use only the letters A–Z and the digits 2–7."),
         (5, "nobody@contoso.example", "problem", AUDIT_DOWN),
         (6, "ben@contoso.example", "problem", "period must be 30 or 60 seconds, not 45")]
+
+
+async def test_unpaced_rows_run_together_but_a_users_rows_in_file_order_and_an_audit_outage_stops_them(tmp_path):
+    import asyncio
+
+    people = ["upn,object_id,display_name,phone,manager_upn"] + [
+        f"u{i}@contoso.example,00000000-0000-4000-8000-{i:012d},U {i},+1 555 0100," for i in range(40)]
+    (tmp_path / "dir.csv").write_text("\n".join(people))
+    rows = ["username,secret"] + [f"u{i}@contoso.example,JBSWY3DPEHPK3PXP" for i in range(40)]
+    rows.append("u7@contoso.example,GEZDGNBVGY3TQOJQ")  # the same user again, with another seed
+    (tmp_path / "seeds.csv").write_text("\n".join(rows))
+    in_flight, most = [0], [0]
+
+    class SlowStore(FakeSecretStore):
+        async def put_seed(self, seed):
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            await asyncio.sleep(0.01)
+            in_flight[0] -= 1
+            await super().put_seed(seed)
+
+    store, audit = SlowStore(), MemoryAuditLog(FakeClock())
+    report = await import_file(tmp_path / "seeds.csv", store, LocalDirectory(tmp_path / "dir.csv"), audit,
+                               out=io.StringIO(), pace=None, replace=True)
+    assert most[0] == 16  # UNPACED_IN_FLIGHT
+    assert [o.result for o in report.outcomes][-1] == "replaced"  # after row 9 (the first u7), in file order
+    assert store.seeds["00000000-0000-4000-8000-000000000007"].secret == "GEZDGNBVGY3TQOJQ"
+    appended = []
+
+    class FailingAudit(MemoryAuditLog):
+        async def append(self, *args):
+            if len(appended) == 20:
+                raise AuditWriteError("down")
+            appended.append(args)
+            return await super().append(*args)
+
+    store = FakeSecretStore()
+    (tmp_path / "seeds.csv").write_text("\n".join(rows[:41]))
+    report = await import_file(tmp_path / "seeds.csv", store, LocalDirectory(tmp_path / "dir.csv"),
+                               FailingAudit(FakeClock()), out=io.StringIO(), pace=None)
+    assert (report.imported, report.count("problem"), len(store.seeds)) == (20, 20, 20)  # never stored unaudited
+    assert {o.reason for o in report.outcomes if o.result == "problem"} == {AUDIT_DOWN}

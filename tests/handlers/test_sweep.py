@@ -196,7 +196,7 @@ def test_otpbot_sweep_runs_once_with_the_apps_own_stores(tmp_path, monkeypatch, 
     from bot.cli.demo import install_demo
 
     monkeypatch.setenv("OTPBOT_DATA_DIR", str(tmp_path))
-    asyncio.run(install_demo(tmp_path, LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key")))
+    asyncio.run(install_demo(tmp_path, LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key")))
     assert main(["sweep", "--local"]) == 0
     assert capsys.readouterr().out == "Checked 5 tokens: disabled 0 seeds, 0 overdue.\n"
     from bot.adapters.sqlite import SqliteStorage
@@ -226,12 +226,13 @@ async def test_a_sweep_stopped_after_a_page_is_resumed_from_there_under_the_next
     from bot.core.errors import DependencyUnavailable
 
     monkeypatch.setattr(sweeper, "PAGE", 2)  # Alice and Bob, then Carol and Dave
+    monkeypatch.setattr(sweeper, "PAGE_RETRY_PAUSE_S", 0)
     s, read, pages = services(h), h.state.read, []
 
     async def read_failing_on_the_second_page(keys):
         if len(keys) > 1:  # a page of records (a change reads its one record)
             pages.append(len(keys))
-            if len(pages) == 2:
+            if len(pages) in (2, 3):  # the second page, and its one retry
                 raise DependencyUnavailable("The bot's shared state (Azure Storage) did not answer in time.")
         return await read(keys)
 
@@ -249,10 +250,14 @@ async def test_a_sweep_stopped_after_a_page_is_resumed_from_there_under_the_next
     h.clock.advance(hours=1)  # within a day: resumed, with the interrupted sweep's clock and counts
     report = await sweep_once(s, "instance-b")
     assert report.summary() == "Checked 4 tokens (resumed after 2): disabled 2 seeds, 2 overdue; digest posted."
-    assert pages == [2, 2]  # Alice and Bob were not read again
+    assert pages == [2, 2, 2]  # the first page, the second and its retry; the resumed sweep (uncounted) went on
+    # from the cursor: Alice and Bob were not disabled twice
     assert sweeper.PROGRESS_KEY not in await h.state.read([sweeper.PROGRESS_KEY])  # finished
     assert [(r.event, r.target) for r in h.audit.entries if r.event == "sweeper.disabled"] == [
         ("sweeper.disabled", ALICE.upn), ("sweeper.disabled", BOB.upn)]
+    pages[:] = [0, 0]  # the next read is the third: it fails once, and the retry carries the page
+    h.state.read = read_failing_on_the_second_page
+    assert (await sweep_at(h, days=47)).summary() == "Checked 4 tokens: disabled 0 seeds, 2 overdue; digest posted."
 
 
 async def test_the_index_pending_reads_is_repaired_by_the_sweep(h):

@@ -68,6 +68,7 @@ class GraphMock:
         self.faults: dict[str, Fault] = {}
         self.counts: Counter[str] = Counter()  # by kind, every request including faulted ones
         self.raw_paths: list[str] = []
+        self.country_letter_code: str | None = "GB"  # the tenant's organization.countryLetterCode
         self.unauthorized = 0
         self.url = ""
         self._release = asyncio.Event()
@@ -98,6 +99,7 @@ class GraphMock:
         app.router.add_get("/v1.0/users/{key}/manager", self._get_manager)
         app.router.add_post("/v1.0/users/{key}/checkMemberGroups", self._check_member_groups)
         app.router.add_post("/v1.0/users/{key}/sendMail", self._send_mail)
+        app.router.add_get("/v1.0/organization", self._get_organization)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -109,6 +111,12 @@ class GraphMock:
         self._release.set()  # let hung handlers finish
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _get_organization(self, request: web.Request) -> web.StreamResponse:
+        refused = await self._gate(request, "organization")
+        if refused is not None:
+            return refused
+        return web.json_response({"value": [{"countryLetterCode": self.country_letter_code}]})
 
     def _resolve(self, key: str) -> str | None:
         key = key.lower()

@@ -30,7 +30,7 @@ PLAUSIBLE = {"ticket": "INC-1001", "phoneCode": "123456", "code": "123456", "car
 
 @pytest.fixture
 async def run(tmp_path):
-    await install_demo(tmp_path, LocalSecretStore(tmp_path / "seeds.enc", tmp_path / "seeds.key"))
+    await install_demo(tmp_path, LocalSecretStore(tmp_path / "seeds.sqlite", tmp_path / "seeds.key"))
     connector = LoopbackConnector()
     await connector.start()
     app = create_app(Settings.from_env({"OTPBOT_DATA_DIR": str(tmp_path)}, local=True), clock=FakeClock(NOW))

@@ -324,3 +324,47 @@ async def test_in_personal_chat_the_code_dialog_works_too(h):
     assert shown(body)[1] == "361 520"
 
 
+
+
+class FailingSms:
+    def __init__(self, error):
+        self.error, self.sent = error, 0
+
+    async def send(self, to, text):
+        self.sent += 1
+        raise self.error
+
+
+async def test_an_unknown_send_outcome_is_never_re_sent_on_its_own(clock, tmp_path):
+    from bot.core.errors import SmsOutcomeUnknown
+
+    sms = FailingSms(SmsOutcomeUnknown("HTTP 500"))
+    h = await start_harness(clock, tmp_path, policy=SHIPPED_POLICY, sms=sms)
+    try:
+        vid = await start(h)
+        body, _ = await send(h, vid)
+        assert shown(body)[1] == ("I could not confirm that the text was sent; it is not sent again on its own. Ask "
+                                  "the caller whether a code arrived. If none did, press Send again.")
+        assert sms.sent == 1
+        assert [a[0] for a in actions(body["value"])] == ["Check code", "Send again (2 left)", "Cancel"]
+        assert (h.audit.entries[-1].event, h.audit.entries[-1].details) == (
+            "phone_code.send_failed", {"vid": vid, "to": "•••••••• 0958", "reason": "outcome_unknown"})
+    finally:
+        await h.close()
+
+
+async def test_a_refused_send_leaves_no_code_to_check(clock, tmp_path):
+    from bot.core.errors import SmsNotSent
+
+    sms = FailingSms(SmsNotSent("The SMS service is throttling texts. No code was texted; try Send again in a "
+                                "minute.", "throttled"))
+    h = await start_harness(clock, tmp_path, policy=SHIPPED_POLICY, sms=sms)
+    try:
+        vid = await start(h)
+        body, _ = await send(h, vid)
+        assert shown(body)[1] == "The SMS service is throttling texts. No code was texted; try Send again in a minute."
+        assert [a[0] for a in actions(body["value"])] == ["Text the code", "Cancel"]  # nothing was sent: start over
+        assert "Ticket: INC-1234." in shown(body)  # the ticket stays
+        assert h.audit.entries[-1].details == {"vid": vid, "to": "•••••••• 0958", "reason": "throttled"}
+    finally:
+        await h.close()
