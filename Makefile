@@ -47,11 +47,11 @@ package: $(PY_STAMP)
 	$(BIN)/otpbot package --env-file env/.env.$(ATK_ENV) --out appPackage/build/appPackage.$(ATK_ENV).zip
 
 # requirements.txt is the deploy lock (Oryx installs it on App Service): every package pinned with its hashes,
-# resolved from pyproject.toml's dependencies by pip-tools (in the tools venv, away from the bot's pins).
+# resolved from pyproject.toml's dependencies by pip-tools (in its own venv, away from the bot's and checkov's pins).
 # Run it after any change to the dependencies; tests/test_requirements.py fails until you do.
-PIP_TOOLS := .venv-tools/bin/pip-compile
+PIP_TOOLS := .venv-lock/bin/pip-compile
 requirements:
-	[ -x $(PIP_TOOLS) ] || { $(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install --quiet "pip-tools~=7.6"; }
+	[ -x $(PIP_TOOLS) ] || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/python -m pip install --quiet "pip-tools~=7.6"; }
 	$(PIP_TOOLS) --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --newline=lf \
 		--header --output-file requirements.txt pyproject.toml
 
@@ -72,4 +72,8 @@ clean:
 # dependencies never touch the bot's pins.
 check-infra:
 	[ -x .venv-tools/bin/checkov ] || { $(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install --quiet "checkov~=3.2"; }
-	.venv-tools/bin/checkov -d infra --compact --quiet --skip-download
+	@echo "checkov: default vault mode (firewall)"; .venv-tools/bin/checkov -d infra --compact --quiet --skip-download
+	@echo "checkov: private vault mode (keyVaultPrivate=true)"; rm -rf build/infra-private && mkdir -p build && cp -r infra build/infra-private && \
+		sed -i 's/^param keyVaultPrivate bool = false$$/param keyVaultPrivate bool = true/' build/infra-private/main.bicep && \
+		grep -q '^param keyVaultPrivate bool = true$$' build/infra-private/main.bicep && \
+		.venv-tools/bin/checkov -d build/infra-private --compact --quiet --skip-download

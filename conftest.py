@@ -1,3 +1,3 @@
 """pytest's root conftest: the shared fixtures (`clock`, `harness`) live in tests/support/harness.py."""
 
-pytest_plugins = ("tests.support.harness",)
+pytest_plugins = ("tests.support.harness", "tests.support.card_schemas")

@@ -52,6 +52,9 @@ param botLocation string = 'global'
 @description('Key Vault public network access. Disabled requires a private endpoint + VNet integration, which this template does not create.')
 param keyVaultPublicNetworkAccess string = 'Enabled'
 
+@description('Private vault: Key Vault behind a private endpoint, public network access Disabled, the web app VNet-integrated (all outbound through the VNet). Off: the vault firewall admits only the app\'s outbound IPs.')
+param keyVaultPrivate bool = false
+
 @allowed([
   'Deny'
   'Allow'
@@ -178,6 +181,16 @@ module communication 'modules/communication.bicep' = {
   }
 }
 
+module network 'modules/network.bicep' = if (keyVaultPrivate) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-otpbot-${token}'
+    location: location
+    tags: tags
+  }
+}
+
 module web 'modules/appservice.bicep' = {
   name: 'appservice'
   scope: rg
@@ -207,6 +220,7 @@ module web 'modules/appservice.bicep' = {
     smsCountries: smsCountries
     stopTimeLimitSeconds: stopTimeLimitSeconds
     restrictInboundToBotService: restrictInboundToBotService
+    vnetSubnetId: keyVaultPrivate ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -219,10 +233,22 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     readerPrincipalId: identity.outputs.principalId
     workspaceId: monitoring.outputs.workspaceId
-    publicNetworkAccess: keyVaultPublicNetworkAccess
-    networkDefaultAction: keyVaultNetworkDefaultAction
-    appOutboundIps: web.outputs.possibleOutboundIps
+    publicNetworkAccess: keyVaultPrivate ? 'Disabled' : keyVaultPublicNetworkAccess
+    networkDefaultAction: keyVaultPrivate ? 'Deny' : keyVaultNetworkDefaultAction
+    appOutboundIps: keyVaultPrivate ? [] : web.outputs.possibleOutboundIps
     allowedIpRanges: empty(keyVaultAllowedIpRanges) ? [] : split(replace(keyVaultAllowedIpRanges, ' ', ''), ',')
+  }
+}
+
+module keyVaultEndpoint 'modules/keyvault-private-endpoint.bicep' = if (keyVaultPrivate) {
+  name: 'keyvault-private-endpoint'
+  scope: rg
+  params: {
+    vaultName: keyVault.outputs.name
+    location: location
+    tags: tags
+    subnetId: network.outputs.endpointSubnetId
+    dnsZoneId: network.outputs.vaultDnsZoneId
   }
 }
 

@@ -46,6 +46,9 @@ param stopTimeLimitSeconds int = 30
 @description('Accept inbound requests only from the AzureBotService service tag (the Bot Connector). Verify in your tenant before relying on it.')
 param restrictInboundToBotService bool = false
 
+@description('Subnet for regional VNet integration (private vault mode); empty for none.')
+param vnetSubnetId string = ''
+
 var botServiceOnly = [
   {
     name: 'AzureBotService'
@@ -57,7 +60,7 @@ var botServiceOnly = [
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
-  // checkov:skip=CKV_AZURE_225: zoneRedundant is a parameter (default false): it needs Premium v3, at least 2 instances and a region with zones, and the bot runs one instance until all state is in shared storage.
+  // checkov:skip=CKV_AZURE_225: zoneRedundant is a parameter (default false): it needs Premium v3, at least 2 instances and a region with zones, and one instance is the cost-lean default; all state is in shared storage (Blob/Table), so set instanceCount >= 2 with it for zone failover.
   name: planName
   location: location
   tags: tags
@@ -75,7 +78,7 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
 resource app 'Microsoft.Web/sites@2023-12-01' = {
   // checkov:skip=CKV_AZURE_222: Teams reaches the bot through the Bot Connector over the internet, so /api/messages must be public; every request must carry a valid Bot Framework JWT, and restrictInboundToBotService limits callers to the AzureBotService service tag.
   // checkov:skip=CKV_AZURE_17: The Bot Connector does not present client certificates; callers authenticate with a Bot Framework JWT validated by the app.
-  // checkov:skip=CKV_AZURE_212: instanceCount is a parameter (default 1): one instance by design until every piece of state is in shared storage; raise it for failover.
+  // checkov:skip=CKV_AZURE_212: instanceCount is a parameter (default 1, the cost-lean choice for a helpdesk's load): all state is in shared storage (Blob/Table, tested with two instances), so raise it for failover.
   name: appName
   location: location
   tags: union(tags, {
@@ -94,6 +97,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
     clientAffinityEnabled: false
     clientCertEnabled: false
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(vnetSubnetId) ? null : vnetSubnetId
+    vnetRouteAllEnabled: !empty(vnetSubnetId)
     siteConfig: {
       linuxFxVersion: 'PYTHON|3.12'
       appCommandLine: 'gunicorn --config gunicorn.conf.py bot.wsgi:app'

@@ -12,7 +12,7 @@ param readerPrincipalId string
 @description('Log Analytics workspace receiving the AuditEvent logs.')
 param workspaceId string
 
-@description('Public network access to the vault data plane. Disabled needs a private endpoint and VNet-integrated app, which this template does not create.')
+@description('Public network access to the vault data plane. Disabled needs the private endpoint and VNet integration that main.bicep builds with keyVaultPrivate=true.')
 @allowed([
   'Enabled'
   'Disabled'
@@ -36,7 +36,7 @@ var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var allowed = union(appOutboundIps, allowedIpRanges)
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_189: publicNetworkAccess is a parameter (default Enabled) because a private endpoint needs a VNet-integrated app this template does not build; the firewall (defaultAction Deny) admits only the app's outbound IPs and listed admin ranges, and RBAC gates every call.
+  // checkov:skip=CKV_AZURE_189: publicNetworkAccess is a parameter: main.bicep's keyVaultPrivate=true sets it Disabled (private endpoint + VNet-integrated app); the default mode keeps the public endpoint behind a default-Deny firewall that admits only the app's outbound IPs and listed admin ranges, and RBAC gates every call.
   name: name
   location: location
   tags: tags

@@ -49,8 +49,30 @@ def message_of(view, refresh_for: str | None = None) -> Activity:
 
 
 @singledispatch
-def render(view) -> dict:
+def _build(view) -> dict:
     raise TypeError(f"no card for {type(view).__name__}")
+
+
+def render(view) -> dict:
+    """A view's card, with the fallbackText a client that cannot render the card shows instead."""
+    card = _build(view)
+    card.setdefault("fallbackText", _fallback_text(card))
+    return card
+
+
+render.register = _build.register  # cards are registered per view type, here and in lifecycle_cards.py
+
+
+def _fallback_text(card: dict) -> str:
+    def texts(items):
+        for item in items:
+            if item.get("type") == "TextBlock":
+                yield item["text"]
+            yield from texts(item.get("items", []))
+            for column in item.get("columns", []):
+                yield from texts(column.get("items", []))
+    first = next(texts(card.get("body", [])), "")
+    return (first or "A card from the OTP bot: open it in Teams.")[:300]
 
 
 @render.register
